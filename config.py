@@ -1,0 +1,113 @@
+"""Configuration classes, read from the environment.
+
+`CRM_CONFIG` picks the class (development, test, production); every setting that differs
+between machines comes from an environment variable so web and worker processes stay stateless.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_PATH = Path(os.environ.get("CRM_INSTANCE_DIR", BASE_DIR / "instance")).resolve()
+
+# Anything that looks like this key is refused by the production configuration.
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url(default: str) -> str:
+    url = os.environ.get("DATABASE_URL", default)
+    # Hosting platforms still hand out postgres:// URLs; SQLAlchemy wants an explicit driver.
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://") :]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+class Config:
+    ENV_NAME = "base"
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
+    INSTANCE_DIR = str(INSTANCE_PATH)
+    SQLALCHEMY_DATABASE_URI = _database_url(f"sqlite:///{INSTANCE_PATH / 'axcrm.sqlite3'}")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    SMTP_URL = os.environ.get("SMTP_URL") or None
+    MAIL_FROM = os.environ.get("MAIL_FROM", "AX CRM <no-reply@axcrm.example>")
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_PATH / "uploads"))
+    OUTBOX_DIR = os.environ.get("OUTBOX_DIR", str(INSTANCE_PATH / "outbox"))
+
+    # Korean first; dates shown and D-N arithmetic in Asia/Seoul, everything stored in UTC.
+    LANGUAGES = ("ko", "en")
+    BABEL_DEFAULT_LOCALE = "ko"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Seoul"
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+    DISPLAY_TIMEZONE = "Asia/Seoul"
+
+    SESSION_COOKIE_NAME = "axcrm_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+    WTF_I18N_ENABLED = True
+
+    PASSWORD_MIN_LENGTH = 12
+    PASSWORD_MAX_LENGTH = 128
+    LOGIN_MAX_FAILURES = 10
+    LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
+
+    PAGE_SIZE = 25
+    MAX_CONTENT_LENGTH = 25 * 1024 * 1024
+
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+
+    # Celery: REDIS_URL gives the real broker; without it an embedded broker that needs no server.
+    CELERY_TASK_ALWAYS_EAGER = False
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    DEBUG = _env_bool("FLASK_DEBUG", False)
+
+
+class TestConfig(Config):
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"
+    SQLALCHEMY_DATABASE_URI = _database_url(os.environ.get("TEST_DATABASE_URL", "sqlite://"))
+    RATELIMIT_ENABLED = False
+    PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # fast in tests; production keeps Werkzeug's strong default
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    DEBUG = False
+    SESSION_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    name = os.environ.get("CRM_CONFIG", "development").strip().lower()
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"CRM_CONFIG must be one of {sorted(CONFIGS)}, not {name!r}") from None

@@ -1,0 +1,115 @@
+"""AX CRM: the case tracker of the regional AI-transformation programmes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from config import BASE_DIR, Config, config_from_env
+
+
+def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+        instance_path=str((config or config_from_env()).INSTANCE_DIR),
+    )
+    app.config.from_object(config or config_from_env())
+    app.config.update(overrides)
+    check_configuration(app)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_models()
+    register_blueprints(app)
+    register_request_hooks(app)
+    register_template_helpers(app)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def check_configuration(app: Flask) -> None:
+    from config import DEFAULT_SECRET_KEY
+
+    if app.config["ENV_NAME"] != "production":
+        return
+    secret = app.config.get("SECRET_KEY") or ""
+    if secret == DEFAULT_SECRET_KEY or len(secret) < 32:
+        raise RuntimeError("production needs SECRET_KEY set to a random value of at least 32 characters")
+    if app.debug:
+        raise RuntimeError("production must not run with debug on")
+
+
+def register_extensions(app: Flask) -> None:
+    from crm.core.i18n import select_locale, select_timezone
+    from crm.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(Path(app.root_path).parent / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    limiter.init_app(app)
+
+
+def register_models() -> None:
+    """Import every model module so metadata (and Alembic) sees all tables."""
+    import crm.audit.models
+    import crm.auth.models
+    import crm.firms.models
+    import crm.organisation.models
+    import crm.programmes.models  # noqa: F401
+
+
+def register_blueprints(app: Flask) -> None:
+    from crm.admin.views import bp as admin_bp
+    from crm.auth.views import bp as auth_bp
+    from crm.core.health import bp as health_bp
+    from crm.dashboard.views import bp as dashboard_bp
+    from crm.firms.views import bp as firms_bp
+    from crm.organisation.views import bp as organisation_bp
+    from crm.programmes.views import bp as programmes_bp
+
+    for blueprint in (health_bp, auth_bp, dashboard_bp, firms_bp, organisation_bp, programmes_bp, admin_bp):
+        app.register_blueprint(blueprint)
+
+
+def register_request_hooks(app: Flask) -> None:
+    from crm.auth.sessions import register_session_loader
+    from crm.core.access import enforce_route_access
+
+    register_session_loader(app)
+    app.before_request(enforce_route_access)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    from crm.core.formatting import register_filters
+    from crm.core.pagination import url_args
+    from crm.navigation import navigation_for
+
+    register_filters(app)
+    app.jinja_env.globals.update(url_args=url_args, navigation_for=navigation_for, get_locale=get_locale)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from crm.core.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from crm.cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,1 @@
+"""Audit trail (who changed what) and the personal-data access log (개인정보 접근기록)."""

@@ -1,0 +1,222 @@
+"""Sign-in, passwords and user administration: one function per verb, never committing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, request
+from flask_babel import lazy_gettext as _l
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from crm.audit.operations import diff, record_audit
+from crm.auth.models import LoginFailure, Role, User
+from crm.auth.sessions import end_sessions_of
+from crm.core.db import utcnow
+from crm.core.exceptions import OperationError, RuleViolation, ValidationFailed
+from crm.extensions import db
+
+# Compared against when the e-mail is unknown, so a missing account costs the same time as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-real-password-just-for-timing", method="scrypt:1024:8:1")
+
+
+class AuthError(OperationError):
+    code = "unauthorized"
+    status = 401
+
+
+INVALID_CREDENTIALS = _l("The e-mail or password is not correct.")
+LOCKED = _l("Too many failed sign-ins. For your security, sign-in is paused for 15 minutes for this account.")
+
+
+def normalize_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def hash_password(password: str) -> str:
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    return generate_password_hash(password, method=method)
+
+
+def password_problems(password: str) -> list[Any]:
+    """Length only (12–128): no composition rules, as NIST SP 800-63B and ASVS advise."""
+    low, high = current_app.config["PASSWORD_MIN_LENGTH"], current_app.config["PASSWORD_MAX_LENGTH"]
+    if len(password or "") < low:
+        return [_l("Use at least %(n)s characters.", n=low)]
+    if len(password) > high:
+        return [_l("Use at most %(n)s characters.", n=high)]
+    return []
+
+
+def _recent_failures(email: str) -> int:
+    since = utcnow() - current_app.config["LOGIN_FAILURE_WINDOW"]
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(LoginFailure)
+            .where(LoginFailure.email == email, LoginFailure.at >= since)
+        )
+        or 0
+    )
+
+
+def authenticate(email: str, password: str) -> User:
+    """Returns the user or raises AuthError with a message that never tells whether the account exists.
+
+    The failure rows are part of the caller's transaction: the caller commits even when this raises.
+    """
+    email = normalize_email(email)
+    limit = current_app.config["LOGIN_MAX_FAILURES"]
+    if _recent_failures(email) >= limit:
+        raise AuthError(LOCKED)
+    user = db.session.scalar(sa.select(User).where(User.email == email))
+    password_ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    if user is not None and password_ok and user.is_active:
+        db.session.execute(sa.delete(LoginFailure).where(LoginFailure.email == email))
+        user.last_login_at = utcnow()
+        record_audit("auth.login", user, actor=user)
+        return user
+    db.session.add(LoginFailure(email=email, ip=request.remote_addr))
+    if _recent_failures(email) + 1 >= limit:
+        raise AuthError(LOCKED)
+    raise AuthError(INVALID_CREDENTIALS)
+
+
+@dataclass
+class UserData:
+    email: str
+    name: str
+    role: Role
+    consortium_id: int | None = None
+    institution_id: int | None = None
+    firm_id: int | None = None
+    locale: str | None = None
+
+
+def _scope_problems(data: UserData) -> dict[str, list[Any]]:
+    """Each role needs its scope: a manager a consortium, a coordinator an institution, a firm user a firm."""
+    from crm.organisation.models import Institution
+
+    problems: dict[str, list[Any]] = {}
+    if data.role is Role.consortium_manager and not data.consortium_id:
+        problems["consortium_id"] = [_l("A consortium manager needs a consortium.")]
+    if data.role is Role.coordinator:
+        if not data.institution_id:
+            problems["institution_id"] = [_l("A coordinator needs an institution.")]
+        elif db.session.get(Institution, data.institution_id) is None:
+            problems["institution_id"] = [_l("Choose an existing institution.")]
+    if data.role is Role.firm_user and not data.firm_id:
+        problems["firm_id"] = [_l("A firm user needs a firm.")]
+    return problems
+
+
+def _normalised_scope(data: UserData) -> dict[str, Any]:
+    from crm.organisation.models import Institution
+
+    values: dict[str, Any] = {"consortium_id": None, "institution_id": None, "firm_id": None}
+    if data.role is Role.consortium_manager:
+        values["consortium_id"] = data.consortium_id
+    elif data.role is Role.coordinator:
+        institution = db.session.get(Institution, data.institution_id)
+        values["institution_id"] = data.institution_id
+        values["consortium_id"] = institution.consortium_id if institution else None
+    elif data.role is Role.firm_user:
+        values["firm_id"] = data.firm_id
+    return values
+
+
+def create_user(data: UserData, password: str, actor: User | None = None) -> User:
+    email = normalize_email(data.email)
+    problems = _scope_problems(data)
+    if pw := password_problems(password):
+        problems["password"] = pw
+    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        problems["email"] = [_l("An account with this e-mail already exists.")]
+    if problems:
+        raise ValidationFailed(problems)
+    user = User(
+        email=email,
+        name=data.name.strip(),
+        role=data.role,
+        locale=data.locale,
+        password_hash=hash_password(password),
+        password_changed_at=utcnow(),
+        **_normalised_scope(data),
+    )
+    db.session.add(user)
+    db.session.flush()
+    record_audit("user.create", user, {"email": email, "role": data.role}, actor=actor)
+    return user
+
+
+def update_user(user: User, data: UserData, actor: User) -> User:
+    email = normalize_email(data.email)
+    problems = _scope_problems(data)
+    clash = db.session.scalar(sa.select(User.id).where(User.email == email, User.id != user.id))
+    if clash is not None:
+        problems["email"] = [_l("An account with this e-mail already exists.")]
+    if user.id == actor.id and data.role is not user.role:
+        problems["role"] = [_l("You cannot change your own role.")]
+    if problems:
+        raise ValidationFailed(problems)
+    values = {
+        "email": email,
+        "name": data.name.strip(),
+        "role": data.role,
+        "locale": data.locale,
+        **_normalised_scope(data),
+    }
+    changes = diff(user, values)
+    for key, value in values.items():
+        setattr(user, key, value)
+    if {"role", "consortium_id", "institution_id", "firm_id"} & changes.keys():
+        end_sessions_of(user)  # a new role or scope takes effect at the next sign-in
+    record_audit("user.update", user, changes, actor=actor)
+    return user
+
+
+def set_user_active(user: User, active: bool, actor: User) -> User:
+    if user.id == actor.id and not active:
+        raise RuleViolation("self_deactivation", _l("You cannot deactivate your own account."))
+    if user.is_active == active:
+        return user
+    user.is_active = active
+    if not active:
+        end_sessions_of(user)
+    record_audit(
+        "user.activate" if active else "user.deactivate",
+        user,
+        {"is_active": [not active, active]},
+        actor=actor,
+    )
+    return user
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    problems: dict[str, list[Any]] = {}
+    if not check_password_hash(user.password_hash, current_password or ""):
+        problems["current_password"] = [_l("The current password is not correct.")]
+    if pw := password_problems(new_password):
+        problems["new_password"] = pw
+    if problems:
+        raise ValidationFailed(problems)
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    end_sessions_of(user, except_current=True)
+    record_audit("user.password_change", user, actor=user)
+
+
+def set_password_by_admin(user: User, new_password: str, actor: User) -> None:
+    if pw := password_problems(new_password):
+        raise ValidationFailed({"password": pw})
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    end_sessions_of(user)
+    record_audit("user.password_reset_by_admin", user, actor=actor)
+
+
+def set_locale(user: User, locale: str) -> None:
+    if locale in current_app.config["LANGUAGES"] and user.locale != locale:
+        record_audit("user.locale", user, {"locale": [user.locale, locale]}, actor=user)
+        user.locale = locale

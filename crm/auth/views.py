@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from crm.auth import operations
+from crm.auth.forms import LanguageForm, LoginForm, PasswordChangeForm
+from crm.auth.models import Role
+from crm.auth.sessions import end_current_session, start_session
+from crm.core.access import public, signed_in
+from crm.core.exceptions import OperationError
+from crm.core.forms import show_operation_error
+from crm.core.urls import safe_next
+from crm.extensions import db, limiter
+
+bp = Blueprint("auth", __name__)
+
+
+def home_for(user) -> str:
+    if user.role is Role.firm_user:
+        return url_for("dashboard.portal_home")
+    if user.role is Role.admin:
+        return url_for("admin.users")
+    return url_for("dashboard.index")
+
+
+@bp.get("/")
+@public
+def root():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit("30 per minute", methods=["POST"])
+def login():
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(home_for(current_user))
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        try:
+            user = operations.authenticate(form.email.data, form.password.data)
+        except OperationError as error:
+            db.session.commit()  # keep the failure count even though sign-in failed
+            form.password.data = ""
+            show_operation_error(None, error)
+            return render_template("auth/login.html", form=form), 200
+        start_session(user)
+        login_user(user)
+        db.session.commit()
+        return redirect(safe_next(form.next.data, home_for(user)))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@public
+def logout():
+    end_current_session()
+    logout_user()
+    db.session.commit()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@signed_in
+def account():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            operations.change_password(current_user, form.current_password.data, form.new_password.data)
+        except OperationError as error:
+            show_operation_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Your password was changed. Other signed-in browsers were signed out."), "success")
+            return redirect(url_for("auth.account"))
+    return render_template(
+        "auth/account.html", form=form, language_form=LanguageForm(locale=current_user.locale or "ko")
+    )
+
+
+@bp.post("/language")
+@public
+def language():
+    form = LanguageForm()
+    target = safe_next(
+        form.next.data or (request.referrer and _local_path(request.referrer)), url_for("auth.root")
+    )
+    if not form.validate_on_submit():
+        return redirect(target)
+    if current_user.is_authenticated:
+        operations.set_locale(current_user, form.locale.data)
+        db.session.commit()
+    response = make_response(redirect(target))
+    response.set_cookie(
+        "lang",
+        form.locale.data,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+    )
+    return response
+
+
+def _local_path(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.host:
+        return ""
+    return parts.path + (f"?{parts.query}" if parts.query else "")

@@ -1,0 +1,1 @@
+"""Shared machinery: database base, enums, time, permissions, side effects after commit."""

@@ -1,0 +1,51 @@
+"""Form helpers: operation errors onto fields, and shared field types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, StringField
+
+from crm.core.exceptions import OperationError
+
+
+def show_operation_error(form: FlaskForm | None, error: OperationError) -> None:
+    """Puts each field's messages under that field; anything else becomes a flash message. What the user
+    typed stays in the form because the view re-renders it instead of redirecting."""
+    unplaced: list[Any] = []
+    for name, messages in error.fields.items():
+        field = form._fields.get(name) if form is not None else None
+        if field is None:
+            unplaced.extend(messages)
+        else:
+            field.errors = list(field.errors or []) + [str(m) for m in messages]
+    if not error.fields or unplaced:
+        flash(str(error.message) if not unplaced else " ".join(str(m) for m in unplaced), "error")
+
+
+class StrippedStringField(StringField):
+    def process_formdata(self, valuelist: list[str]) -> None:
+        super().process_formdata(valuelist)
+        if isinstance(self.data, str):
+            self.data = self.data.strip()
+
+
+class MoneyField(IntegerField):
+    """Whole 원; accepts '1,234,000' and '1234000'."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if valuelist:
+            raw = valuelist[0].replace(",", "").replace("원", "").strip()
+            if raw == "":
+                self.data = None
+                return
+            try:
+                self.data = int(raw)
+            except ValueError:
+                self.data = None
+                raise ValueError(str(_l("Enter a whole number of won, e.g. 1,000,000."))) from None
+            if self.data < 0:
+                raise ValueError(str(_l("An amount cannot be negative.")))

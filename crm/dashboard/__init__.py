@@ -1,0 +1,1 @@
+"""Staff dashboard and the firm portal's home page."""

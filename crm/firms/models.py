@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.core.db import TimestampMixin, UTCDateTime, enum_type, utcnow
+from crm.core.enums import LabelledEnum
+from crm.extensions import db
+from crm.firms.identifiers import format_brn
+
+
+class BusinessStatus(LabelledEnum):
+    """국세청 사업자 상태: 계속사업자 / 휴업자 / 폐업자."""
+
+    active = "active"
+    suspended = "suspended"
+    closed = "closed"
+
+    @classmethod
+    def _titles(cls):
+        return {cls.active: _l("Active"), cls.suspended: _l("Suspended"), cls.closed: _l("Closed")}
+
+
+class LinkKind(LabelledEnum):
+    """Why a firm is related to a consortium; any link lets that consortium's staff see company data."""
+
+    registered = "registered"
+    applied = "applied"
+    engaged = "engaged"
+
+    @classmethod
+    def _titles(cls):
+        return {cls.registered: _l("Registered"), cls.applied: _l("Applied"), cls.engaged: _l("Engaged")}
+
+
+class Firm(TimestampMixin, db.Model):
+    __tablename__ = "firms"
+    __table_args__ = (
+        sa.CheckConstraint("employees IS NULL OR employees >= 0", name="employees_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brn: Mapped[str] = mapped_column(sa.String(10), unique=True)  # 사업자등록번호, 10 digits
+    corp_no: Mapped[str | None] = mapped_column(sa.String(13))  # 법인등록번호, 13 digits
+    name: Mapped[str] = mapped_column(sa.String(200), index=True)
+    name_initials: Mapped[str] = mapped_column(sa.String(200), default="", index=True)  # 초성 for search
+    ceo_name: Mapped[str] = mapped_column(sa.String(100), default="")
+    founded_on: Mapped[date | None]
+    address: Mapped[str] = mapped_column(sa.String(300), default="")
+    sido_code: Mapped[str | None] = mapped_column(sa.String(2), index=True)
+    sigungu_code: Mapped[str | None] = mapped_column(sa.String(5), index=True)
+    ksic_code: Mapped[str | None] = mapped_column(sa.String(5), index=True)
+    ksic_revision: Mapped[int | None]
+    employees: Mapped[int | None]
+    sme_certificate_expires_on: Mapped[date | None]
+    business_status: Mapped[BusinessStatus] = mapped_column(
+        enum_type(BusinessStatus, "business_status"), default=BusinessStatus.active, server_default="active"
+    )
+    business_status_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    is_supplier: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    solutions_offered: Mapped[str] = mapped_column(sa.Text, default="")
+    registered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", use_alter=True))
+
+    contacts: Mapped[list[Contact]] = relationship(back_populates="firm", order_by="Contact.id")
+    financials: Mapped[list[FirmFinancial]] = relationship(
+        back_populates="firm", order_by="FirmFinancial.year.desc()"
+    )
+    links: Mapped[list[FirmLink]] = relationship(back_populates="firm")
+
+    @property
+    def brn_display(self) -> str:
+        return format_brn(self.brn)
+
+    @property
+    def latest_financial(self) -> FirmFinancial | None:
+        return self.financials[0] if self.financials else None
+
+    @property
+    def revenue_krw(self) -> int | None:
+        latest = self.latest_financial
+        return latest.revenue_krw if latest else None
+
+    @classmethod
+    def visible_to(cls, user: Any) -> sa.ColumnElement[bool]:
+        """Company data visibility (DESIGN.md §2): admins all; a consortium's managers and coordinators every
+        firm related to it; a firm user its own firm; nobody else any."""
+        from crm.auth.models import Role
+
+        if user.role is Role.admin:
+            return sa.true()
+        if user.role in (Role.consortium_manager, Role.coordinator) and user.scope_consortium_id:
+            return sa.exists().where(
+                FirmLink.firm_id == cls.id, FirmLink.consortium_id == user.scope_consortium_id
+            )
+        if user.role is Role.firm_user and user.firm_id:
+            return cls.id == user.firm_id
+        return sa.false()
+
+    def sme_certificate_valid_on(self, day: date) -> bool:
+        return self.sme_certificate_expires_on is not None and self.sme_certificate_expires_on >= day
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FirmFinancial(db.Model):
+    """One fiscal year's figures, in 원."""
+
+    __tablename__ = "firm_financials"
+    __table_args__ = (sa.UniqueConstraint("firm_id", "year", name="uq_firm_financials_firm_year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    firm_id: Mapped[int] = mapped_column(sa.ForeignKey("firms.id", ondelete="CASCADE"), index=True)
+    year: Mapped[int]
+    revenue_krw: Mapped[int | None] = mapped_column(sa.BigInteger)
+    assets_krw: Mapped[int | None] = mapped_column(sa.BigInteger)
+    exports_krw: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+    firm: Mapped[Firm] = relationship(back_populates="financials")
+
+
+class Contact(TimestampMixin, db.Model):
+    """A person at a firm. Personal data: masked where not needed, every staff view logged."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    firm_id: Mapped[int] = mapped_column(sa.ForeignKey("firms.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    position: Mapped[str] = mapped_column(sa.String(100), default="")
+    phone: Mapped[str] = mapped_column(sa.String(30), default="")
+    email: Mapped[str] = mapped_column(sa.String(254), default="")
+    is_primary: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # A consent is given at the timestamp, or absent (None).
+    consent_privacy_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    consent_admin_info_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    consent_marketing_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    firm: Mapped[Firm] = relationship(back_populates="contacts")
+
+
+class FirmLink(db.Model):
+    """A firm related to a consortium (registered by its staff, applied to it, or engaged by it)."""
+
+    __tablename__ = "firm_links"
+    __table_args__ = (
+        sa.UniqueConstraint("firm_id", "consortium_id", "kind", name="uq_firm_links_firm_consortium_kind"),
+        sa.Index("ix_firm_links_consortium_firm", "consortium_id", "firm_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    firm_id: Mapped[int] = mapped_column(sa.ForeignKey("firms.id", ondelete="CASCADE"))
+    consortium_id: Mapped[int] = mapped_column(sa.ForeignKey("consortia.id"))
+    kind: Mapped[LinkKind] = mapped_column(enum_type(LinkKind, "link_kind"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    firm: Mapped[Firm] = relationship(back_populates="links")

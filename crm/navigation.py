@@ -1,0 +1,36 @@
+"""The main menu per role: the single place that says which sections each role sees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from flask_babel import lazy_gettext as _l
+
+from crm.auth.models import Role
+
+_MENU: list[tuple[str, Any, frozenset[Role]]] = [
+    (
+        "dashboard.index",
+        _l("Dashboard"),
+        frozenset({Role.consortium_manager, Role.coordinator, Role.national_viewer, Role.evaluator}),
+    ),
+    ("dashboard.portal_home", _l("My firm"), frozenset({Role.firm_user})),
+    ("firms.index", _l("Firms"), frozenset({Role.admin, Role.consortium_manager, Role.coordinator})),
+    (
+        "programmes.index",
+        _l("Programmes"),
+        frozenset({Role.admin, Role.consortium_manager, Role.coordinator}),
+    ),
+    ("organisation.consortia", _l("Consortia"), frozenset({Role.admin, Role.consortium_manager})),
+    ("admin.users", _l("Users"), frozenset({Role.admin})),
+]
+
+
+def navigation_for(user: Any) -> list[tuple[str, str, str]]:
+    """[(endpoint, url, label)] for the signed-in user's role."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return [
+        (endpoint, url_for(endpoint), str(label)) for endpoint, label, roles in _MENU if user.role in roles
+    ]

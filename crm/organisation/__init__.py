@@ -1,0 +1,1 @@
+"""Consortia (사업단) and their institutions (기관)."""

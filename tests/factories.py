@@ -1,0 +1,182 @@
+"""Factories for every model: each call makes a valid row with sensible defaults, overridable by keyword."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+from typing import Any
+
+from crm.audit.operations import record_audit  # noqa: F401  (re-exported for tests that need a row)
+from crm.auth.models import Role, User
+from crm.auth.operations import hash_password
+from crm.core.db import utcnow
+from crm.extensions import db
+from crm.firms.identifiers import brn_check_digit, hangul_initials
+from crm.firms.models import Contact, Firm, FirmFinancial, FirmLink, LinkKind
+from crm.organisation.models import Consortium, Institution, InstitutionRole
+from crm.programmes.models import (
+    DEFAULT_COUNTING_POINT,
+    Call,
+    Programme,
+    ProgrammeYear,
+    TargetUnit,
+    Track,
+)
+
+PASSWORD = "correct-horse-battery"
+_seq = itertools.count(1)
+
+
+def _n() -> int:
+    return next(_seq)
+
+
+def _save(obj: Any) -> Any:
+    db.session.add(obj)
+    db.session.flush()
+    return obj
+
+
+def make_brn(serial: int | None = None, kind: str = "81") -> str:
+    """A valid 10-digit BRN; `kind` is the middle part (81 for corporations, 10–79 for individuals)."""
+    serial = _n() if serial is None else serial
+    first_nine = f"{100 + serial % 800:03d}{kind}{serial % 10000:04d}"
+    return first_nine + str(brn_check_digit(first_nine))
+
+
+def make_consortium(**kw: Any) -> Consortium:
+    n = _n()
+    return _save(Consortium(**{"name": f"테스트 AI 사업단 {n}", "sido_code": "31", **kw}))
+
+
+def make_institution(consortium: Consortium | None = None, **kw: Any) -> Institution:
+    consortium = consortium or make_consortium()
+    return _save(
+        Institution(
+            **{"consortium": consortium, "name": f"수행기관 {_n()}", "role": InstitutionRole.performing, **kw}
+        )
+    )
+
+
+def make_programme_year(consortium: Consortium | None = None, **kw: Any) -> ProgrammeYear:
+    consortium = consortium or make_consortium()
+    values = {
+        "consortium": consortium,
+        "ordinal": _n(),
+        "starts_on": date(2026, 1, 1),
+        "ends_on": date(2026, 12, 31),
+        "budget_gov_krw": 6_000_000_000,
+        "budget_local_krw": 3_000_000_000,
+        "budget_self_krw": 1_000_000_000,
+        **kw,
+    }
+    return _save(ProgrammeYear(**values))
+
+
+def make_programme(
+    programme_year: ProgrammeYear | None = None, institution: Institution | None = None, **kw: Any
+) -> Programme:
+    if programme_year is None:
+        programme_year = make_programme_year(consortium=institution.consortium if institution else None)
+    institution = institution or make_institution(programme_year.consortium)
+    track = kw.pop("track", Track.adoption)
+    values = {
+        "programme_year": programme_year,
+        "institution": institution,
+        "name": f"AI 솔루션 도입 {_n()}",
+        "track": track,
+        "target": 50,
+        "unit": TargetUnit.firms,
+        "counting_point": DEFAULT_COUNTING_POINT[track],
+        "budget_gov_krw": 600_000_000,
+        "budget_local_krw": 300_000_000,
+        "budget_self_krw": 100_000_000,
+        "exclusivity_years": 3,
+        "excluded_ksic_prefixes": [],
+        "review_stages": ["document_review"],
+        "milestone_templates": [],
+        **kw,
+    }
+    return _save(Programme(**values))
+
+
+def make_call(programme: Programme | None = None, open_now: bool = True, **kw: Any) -> Call:
+    programme = programme or make_programme()
+    now = utcnow()
+    opens, closes = (
+        (now - timedelta(days=7), now + timedelta(days=14))
+        if open_now
+        else (now - timedelta(days=30), now - timedelta(days=1))
+    )
+    values = {
+        "programme": programme,
+        "title": f"모집공고 {_n()}",
+        "cohort": "2026-1차",
+        "opens_at": opens,
+        "closes_at": closes,
+        "capacity": 10,
+        "eligibility_text": "울산 소재 중소기업",
+        "required_documents": [{"kind": "business_plan", "label": "사업계획서"}],
+        "questions": [{"key": "goal", "label": "도입 목표", "required": True}],
+        **kw,
+    }
+    return _save(Call(**values))
+
+
+def make_firm(consortium: Consortium | None = None, link: LinkKind = LinkKind.registered, **kw: Any) -> Firm:
+    """A firm, linked to `consortium` when one is given (so that consortium's staff can see it)."""
+    name = kw.pop("name", f"(주)울산테스트{_n()}")
+    values = {
+        "brn": make_brn(),
+        "name": name,
+        "name_initials": hangul_initials(name),
+        "ceo_name": "홍길동",
+        "address": "울산광역시 남구 삼산로 1",
+        "sido_code": "31",
+        "sigungu_code": "31140",
+        "ksic_code": "26110",
+        "ksic_revision": 11,
+        "employees": 25,
+        **kw,
+    }
+    firm = _save(Firm(**values))
+    if consortium is not None:
+        _save(FirmLink(firm=firm, consortium_id=consortium.id, kind=link))
+    return firm
+
+
+def make_financial(firm: Firm, **kw: Any) -> FirmFinancial:
+    return _save(FirmFinancial(**{"firm": firm, "year": 2025, "revenue_krw": 5_000_000_000, **kw}))
+
+
+def make_contact(firm: Firm | None = None, **kw: Any) -> Contact:
+    firm = firm or make_firm()
+    n = _n()
+    values = {
+        "firm": firm,
+        "name": "김담당",
+        "position": "팀장",
+        "phone": f"010-1234-{n % 10000:04d}",
+        "email": f"contact{n}@example.com",
+        "is_primary": True,
+        "consent_privacy_at": utcnow(),
+        **kw,
+    }
+    return _save(Contact(**values))
+
+
+def make_user(role: Role = Role.coordinator, **kw: Any) -> User:
+    """A user with a valid scope for its role (created on the fly unless given) and the password PASSWORD."""
+    n = _n()
+    password = kw.pop("password", PASSWORD)
+    values: dict[str, Any] = {"email": f"user{n}@example.com", "name": f"사용자{n}", "role": role}
+    if role is Role.coordinator and "institution" not in kw and "institution_id" not in kw:
+        kw["institution"] = make_institution(kw.pop("consortium", None))
+    if role is Role.coordinator and "institution" in kw:
+        kw.setdefault("consortium", kw["institution"].consortium)
+    if role is Role.consortium_manager and "consortium" not in kw:
+        kw["consortium"] = make_consortium()
+    if role is Role.firm_user and "firm" not in kw:
+        kw["firm"] = make_firm()
+    values.update(kw)
+    return _save(User(password_hash=hash_password(password), **values))
