@@ -104,7 +104,7 @@ def postgres_admin_url() -> str:
     return url
 
 
-_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+_CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def csrf_token(client: FlaskClient, page: str = "/login") -> str:
@@ -124,3 +124,11 @@ def login(client: FlaskClient, email: str, password: str = "correct-horse-batter
     response = post_form(client, "/login", {"email": email, "password": password})
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     return response
+
+
+@pytest.fixture
+def client_en(app: Flask) -> FlaskClient:
+    """A browser that chose English: page text can be asserted before the Korean catalogue has it."""
+    english = app.test_client()
+    english.set_cookie("lang", "en")
+    return english

@@ -148,13 +148,18 @@ class FirmLink(db.Model):
 
     __tablename__ = "firm_links"
     __table_args__ = (
-        sa.UniqueConstraint("firm_id", "consortium_id", "kind", name="uq_firm_links_firm_consortium_kind"),
+        sa.UniqueConstraint(
+            "firm_id", "consortium_id", "institution_id", "kind", name="uq_firm_links_firm_consortium_kind"
+        ),
         sa.Index("ix_firm_links_consortium_firm", "consortium_id", "firm_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     firm_id: Mapped[int] = mapped_column(sa.ForeignKey("firms.id", ondelete="CASCADE"))
     consortium_id: Mapped[int] = mapped_column(sa.ForeignKey("consortia.id"))
+    # The institution behind the link (who registered it, whose programme it applied to or is engaged in):
+    # coordinators see contacts only of firms linked to their own institution.
+    institution_id: Mapped[int | None] = mapped_column(sa.ForeignKey("institutions.id"), index=True)
     kind: Mapped[LinkKind] = mapped_column(enum_type(LinkKind, "link_kind"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
