@@ -15,7 +15,9 @@ os.environ.setdefault("CRM_INSTANCE_DIR", _TMP)
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from flask import Flask  # noqa: E402
+from flask.globals import _cv_app  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
+from flask_sqlalchemy.session import _app_ctx_id  # noqa: E402
 
 from config import TestConfig  # noqa: E402
 from crm import create_app  # noqa: E402
@@ -49,11 +51,24 @@ def _reset_database(engine: sa.Engine) -> None:
                 connection.exec_driver_sql(f'DROP TABLE IF EXISTS "{table}"')
 
 
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context (its own `g`, `current_user` and session), as in production,
+    even though the test itself holds an app context for its factories."""
+
+    def open(self, *args, **kwargs):
+        token = _cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(token)
+
+
 @pytest.fixture(scope="session")
 def app() -> Iterator[Flask]:
     from flask_migrate import upgrade
 
     application = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=DATABASE_URL)
+    application.test_client_class = IsolatedClient
     with application.app_context():
         if db.engine.dialect.name == "sqlite":
             _sqlite_transactions(db.engine)
@@ -74,8 +89,10 @@ def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
         connection = db.engine.connect()
         outer = connection.begin()
         original = db.session
-        db.session = db._make_scoped_session(
-            {"bind": connection, "join_transaction_mode": "create_savepoint"}
+        # A plain Session: Flask-SQLAlchemy's own one routes mapped tables to the engine, ignoring `bind`.
+        db.session = sa.orm.scoped_session(
+            sa.orm.sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+            scopefunc=_app_ctx_id,
         )
         try:
             yield
