@@ -1,6 +1,7 @@
 import logging
 from logging.config import fileConfig
 
+import sqlalchemy as sa
 from alembic import context
 from flask import current_app
 
@@ -36,6 +37,32 @@ target_db = current_app.extensions["migrate"].db
 # can be acquired:
 # my_important_option = config.get_main_option("my_important_option")
 # ... etc.
+
+
+def defer_cyclic_foreign_keys(script):
+    """`op.create_table` silently drops a foreign key marked use_alter (it breaks a cycle such as users ↔ firms):
+    create those after all tables instead, and drop them first on the way down."""
+    from alembic.operations import ops
+
+    for upgrade_ops, downgrade_ops in zip(script.upgrade_ops_list, script.downgrade_ops_list):
+        deferred = []
+        for operation in upgrade_ops.ops:
+            if not isinstance(operation, ops.CreateTableOp):
+                continue
+            kept = []
+            for item in operation.columns:
+                if isinstance(item, sa.ForeignKeyConstraint) and item.use_alter:
+                    deferred.append(item)
+                else:
+                    kept.append(item)
+            operation.columns = kept
+        # Wrapped per table so they render in batch mode, which SQLite needs to alter constraints.
+        upgrade_ops.ops.extend(
+            ops.ModifyTableOps(fk.table.name, [ops.CreateForeignKeyOp.from_constraint(fk)]) for fk in deferred
+        )
+        downgrade_ops.ops[:0] = [
+            ops.ModifyTableOps(fk.table.name, [ops.DropConstraintOp.from_constraint(fk)]) for fk in deferred
+        ]
 
 
 def render_item(type_, obj, autogen_context):
@@ -94,6 +121,8 @@ def run_migrations_online():
             if script.upgrade_ops.is_empty():
                 directives[:] = []
                 logger.info("No changes in schema detected.")
+                return
+            defer_cyclic_foreign_keys(script)
 
     conf_args = current_app.extensions["migrate"].configure_args
     if conf_args.get("process_revision_directives") is None:

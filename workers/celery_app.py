@@ -1,0 +1,72 @@
+"""The Celery app, bound to `create_app()` so every task runs inside the Flask app context.
+
+Broker: Redis when `REDIS_URL` is set; otherwise kombu's `filesystem://` transport under `instance/`, so a bare
+machine runs web, worker and beat with no server (see shared/NOTES.md for why not the SQLAlchemy transport).
+
+    celery -A workers.celery_app worker --loglevel=info
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+
+# Redis redelivers an unacknowledged task after this long; tasks (acks_late) must finish well inside it.
+VISIBILITY_TIMEOUT_SECONDS = 3600
+
+
+def broker_settings(app: Flask) -> dict[str, Any]:
+    redis_url = app.config.get("REDIS_URL")
+    if redis_url:
+        return {
+            "broker_url": redis_url,
+            "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        }
+    base = Path(app.instance_path) / "broker"
+    folders = {name: base / name for name in ("in", "processed", "control")}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    return {
+        "broker_url": "filesystem://",
+        "broker_transport_options": {
+            # One folder for both directions: producers and consumers exchange messages through it.
+            "data_folder_in": str(folders["in"]),
+            "data_folder_out": str(folders["in"]),
+            "processed_folder": str(folders["processed"]),
+            "control_folder": str(folders["control"]),
+        },
+    }
+
+
+def celery_init_app(app: Flask) -> Celery:
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.import_name, task_cls=FlaskTask)
+    celery.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        timezone="Asia/Seoul",
+        enable_utc=True,
+        task_always_eager=app.config.get("CELERY_TASK_ALWAYS_EAGER", False),
+        **broker_settings(app),
+    )
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery
+
+
+def _make() -> Celery:
+    from crm import create_app
+
+    return celery_init_app(create_app())
+
+
+celery = _make()
