@@ -40,11 +40,11 @@ target_db = current_app.extensions["migrate"].db
 
 
 def defer_cyclic_foreign_keys(script):
-    """`op.create_table` silently drops a foreign key marked use_alter (it breaks a cycle such as users ↔ firms):
-    create those after all tables instead, and drop them first on the way down."""
+    """`op.create_table` silently drops a foreign key marked use_alter (one that breaks a cycle such as
+    users ↔ firms): create those after all tables instead, and drop them first on the way down."""
     from alembic.operations import ops
 
-    for upgrade_ops, downgrade_ops in zip(script.upgrade_ops_list, script.downgrade_ops_list):
+    for upgrade_ops, downgrade_ops in zip(script.upgrade_ops_list, script.downgrade_ops_list, strict=True):
         deferred = []
         for operation in upgrade_ops.ops:
             if not isinstance(operation, ops.CreateTableOp):

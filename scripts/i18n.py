@@ -1,11 +1,11 @@
 """Keeps the Korean and English catalogues in step with the code.
 
-    .venv/bin/python scripts/i18n.py            # extract, update both catalogues, fill English, import pending
-    .venv/bin/python scripts/i18n.py --check    # exit 1 listing every msgid missing from either catalogue
+    .venv/bin/python scripts/i18n.py          # extract, update both catalogues, fill English, import pending
+    .venv/bin/python scripts/i18n.py --check  # exit 1 listing every msgid missing from either catalogue
 
-Source strings are English, so the English catalogue translates each msgid to itself; the Korean one is written by
-people. Korean for new strings can be dropped into translations/pending/*.json ({"msgid": "한국어"}); they are
-imported here (and the JSON files removed with --consume).
+Source strings are English, so the English catalogue translates each msgid to itself; the Korean one is
+written by people. Korean for new strings can be dropped into translations/pending/*.json
+({"msgid": "한국어"}); they are imported here (and the JSON files removed with --consume).
 """
 
 from __future__ import annotations

@@ -61,9 +61,9 @@ def test_500_page_hides_the_traceback(failing_app, language, text):
 
 
 def test_403_page_for_a_role_that_may_not_enter(client):
+    from crm.auth.models import Role
     from tests.conftest import login
     from tests.factories import make_user
-    from crm.auth.models import Role
 
     user = make_user(Role.evaluator)
     login(client, user.email)

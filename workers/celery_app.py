@@ -1,7 +1,7 @@
 """The Celery app, bound to `create_app()` so every task runs inside the Flask app context.
 
-Broker: Redis when `REDIS_URL` is set; otherwise kombu's `filesystem://` transport under `instance/`, so a bare
-machine runs web, worker and beat with no server (see shared/NOTES.md for why not the SQLAlchemy transport).
+Broker: Redis when `REDIS_URL` is set; otherwise kombu's `filesystem://` transport under `instance/`, so a
+bare machine runs web, worker and beat with no server (shared/NOTES.md says why not the SQLAlchemy transport).
 
     celery -A workers.celery_app worker --loglevel=info
 """
