@@ -19,6 +19,7 @@ def after_commit(callback: Callable[[], object], session: Session | None = None)
     from crm.extensions import db
 
     target = session or db.session()
+    target.connection()  # begin the transaction now, so a rollback (which is a no-op without one) drops these
     target.info.setdefault(_KEY, []).append(callback)
 
 
