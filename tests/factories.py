@@ -180,3 +180,17 @@ def make_user(role: Role = Role.coordinator, **kw: Any) -> User:
         kw["firm"] = make_firm()
     values.update(kw)
     return _save(User(password_hash=hash_password(password), **values))
+
+
+def make_firm_link(
+    firm: Firm, consortium: Consortium, institution: Institution | None = None, **kw: Any
+) -> FirmLink:
+    """Relates a firm to a consortium (through an institution, whose coordinators then see its contacts)."""
+    values = {
+        "firm": firm,
+        "consortium_id": consortium.id,
+        "institution_id": institution.id if institution else None,
+        "kind": LinkKind.registered,
+        **kw,
+    }
+    return _save(FirmLink(**values))

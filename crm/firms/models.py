@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -10,7 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.core.db import TimestampMixin, UTCDateTime, enum_type, utcnow
 from crm.core.enums import LabelledEnum
 from crm.extensions import db
-from crm.firms.identifiers import format_brn
+from crm.firms import ksic, regions
+from crm.firms.identifiers import format_brn, format_corp_no
+
+if TYPE_CHECKING:
+    from crm.organisation.models import Consortium, Institution
 
 
 class BusinessStatus(LabelledEnum):
@@ -76,6 +80,23 @@ class Firm(TimestampMixin, db.Model):
         return format_brn(self.brn)
 
     @property
+    def corp_no_display(self) -> str:
+        return format_corp_no(self.corp_no) if self.corp_no else ""
+
+    @property
+    def region_name(self) -> str:
+        """The region as "울산광역시 남구", or the 시도 alone when no 시군구 is recorded."""
+        return regions.sigungu_full_name(self.sigungu_code) or regions.sido_name(self.sido_code) or ""
+
+    @property
+    def ksic_section(self) -> str | None:
+        return ksic.section_of(self.ksic_code)
+
+    @property
+    def ksic_section_name(self) -> str:
+        return ksic.section_name(self.ksic_section) or ""
+
+    @property
     def latest_financial(self) -> FirmFinancial | None:
         return self.financials[0] if self.financials else None
 
@@ -99,6 +120,23 @@ class Firm(TimestampMixin, db.Model):
         if user.role is Role.firm_user and user.firm_id:
             return cls.id == user.firm_id
         return sa.false()
+
+    def contacts_visible_to(self, user: Any) -> bool:
+        """Personal data visibility (DESIGN.md §2), stricter than company data: admins; a consortium manager
+        when a contact-sharing link ties the firm to its consortium; a coordinator only when such a link names
+        its own institution; a firm user for its own firm; nobody else."""
+        from crm.auth.models import Role
+
+        if user.role is Role.admin:
+            return True
+        if user.role is Role.firm_user:
+            return user.firm_id is not None and user.firm_id == self.id
+        sharing = [link for link in self.links if link.grants_contacts]
+        if user.role is Role.consortium_manager and user.scope_consortium_id:
+            return any(link.consortium_id == user.scope_consortium_id for link in sharing)
+        if user.role is Role.coordinator and user.institution_id:
+            return any(link.institution_id == user.institution_id for link in sharing)
+        return False
 
     def sme_certificate_valid_on(self, day: date) -> bool:
         return self.sme_certificate_expires_on is not None and self.sme_certificate_expires_on >= day
@@ -161,6 +199,11 @@ class FirmLink(db.Model):
     # coordinators see contacts only of firms linked to their own institution.
     institution_id: Mapped[int | None] = mapped_column(sa.ForeignKey("institutions.id"), index=True)
     kind: Mapped[LinkKind] = mapped_column(enum_type(LinkKind, "link_kind"))
+    # False for the link added when staff of another consortium try to register a BRN that already exists:
+    # it lets them open the firm's company data (public registry facts) but not the contacts others entered.
+    grants_contacts: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     firm: Mapped[Firm] = relationship(back_populates="links")
+    consortium: Mapped[Consortium] = relationship()
+    institution: Mapped[Institution | None] = relationship()

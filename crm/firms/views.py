@@ -1,14 +1,224 @@
+"""Staff pages of the firm registry. Firm users get their own portal; these routes refuse them."""
+
 from __future__ import annotations
 
-from flask import Blueprint
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
 
 from crm.auth.models import Role
 from crm.core.access import allow
+from crm.core.exceptions import Conflict, OperationError
+from crm.core.forms import show_operation_error
+from crm.core.pagination import paginate
+from crm.core.time import today_kst
+from crm.extensions import db
+from crm.firms import operations
+from crm.firms.forms import (
+    ConfirmDeleteForm,
+    ContactForm,
+    FinancialsForm,
+    FirmEditForm,
+    FirmRegisterForm,
+    FirmSearchForm,
+)
+from crm.firms.models import Contact, Firm
 
 bp = Blueprint("firms", __name__)
 
+STAFF = (Role.admin, Role.consortium_manager, Role.coordinator)
+
+
+def _visible_firm(firm_id: int) -> Firm:
+    firm = db.session.scalar(sa.select(Firm).where(Firm.id == firm_id, Firm.visible_to(current_user)))
+    if firm is None:
+        abort(404)
+    return firm
+
+
+def _visible_contact(firm: Firm, contact_id: int) -> Contact:
+    """A contact of a firm whose contacts the user may see; anything else answers 404."""
+    contact = db.session.scalar(
+        sa.select(Contact).where(Contact.id == contact_id, Contact.firm_id == firm.id)
+    )
+    if contact is None or not firm.contacts_visible_to(current_user):
+        abort(404)
+    return contact
+
+
+def _status(form_posted: bool) -> int:
+    return 422 if form_posted else 200
+
 
 @bp.get("/firms")
-@allow(Role.admin, Role.consortium_manager, Role.coordinator)
+@allow(*STAFF)
 def index():
-    return "TODO"
+    form = FirmSearchForm(request.args)
+    statement = operations.search_firms(
+        current_user, form.q.data or "", form.sido.data or "", form.sigungu.data or "", form.ksic.data or ""
+    )
+    page = paginate(statement)
+    filtered = any((form.q.data, form.sido.data, form.sigungu.data, form.ksic.data))
+    return render_template("firms/index.html", form=form, page=page, filtered=filtered)
+
+
+@bp.route("/firms/new", methods=["GET", "POST"])
+@allow(*STAFF)
+def new():
+    form = FirmRegisterForm()
+    existing_id = None
+    if form.validate_on_submit():
+        try:
+            firm = operations.register_firm(form.to_data(), current_user)
+        except Conflict as error:
+            db.session.commit()  # keeps the link that lets this consortium open the existing firm
+            show_operation_error(form, error)
+            existing_id = error.existing_id
+        except OperationError as error:
+            show_operation_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("The firm %(name)s was registered.", name=firm.name), "success")
+            return redirect(url_for("firms.detail", firm_id=firm.id))
+    return render_template("firms/form.html", form=form, firm=None, existing_id=existing_id), _status(
+        form.is_submitted()
+    )
+
+
+def _render_detail(firm: Firm, financials_form: FinancialsForm, status: int = 200):
+    contacts = operations.contacts_for_page(firm, current_user)
+    db.session.commit()  # the access-log row of the contacts just shown
+    links = [
+        link
+        for link in firm.links
+        if current_user.role is Role.admin or link.consortium_id == current_user.scope_consortium_id
+    ]
+    return render_template(
+        "firms/detail.html",
+        firm=firm,
+        contacts=contacts,
+        links=sorted(links, key=lambda link: link.created_at),
+        financials_form=financials_form,
+        today=today_kst(),
+    ), status
+
+
+@bp.get("/firms/<int:firm_id>")
+@allow(*STAFF)
+def detail(firm_id: int):
+    return _render_detail(_visible_firm(firm_id), FinancialsForm())
+
+
+@bp.route("/firms/<int:firm_id>/edit", methods=["GET", "POST"])
+@allow(*STAFF)
+def edit(firm_id: int):
+    firm = _visible_firm(firm_id)
+    form = FirmEditForm(obj=firm)
+    if not form.is_submitted():
+        form.corp_no.data = firm.corp_no_display
+    if form.validate_on_submit():
+        try:
+            operations.update_firm(firm, form.to_data(), current_user)
+        except OperationError as error:
+            show_operation_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("The firm's details were saved."), "success")
+            return redirect(url_for("firms.detail", firm_id=firm.id))
+    return render_template("firms/form.html", form=form, firm=firm, existing_id=None), _status(
+        form.is_submitted()
+    )
+
+
+@bp.post("/firms/<int:firm_id>/financials")
+@allow(*STAFF)
+def financials(firm_id: int):
+    firm = _visible_firm(firm_id)
+    form = FinancialsForm()
+    if form.validate_on_submit():
+        try:
+            operations.set_financials(
+                firm,
+                form.year.data,
+                form.revenue_krw.data,
+                form.assets_krw.data,
+                form.exports_krw.data,
+                current_user,
+            )
+        except OperationError as error:
+            show_operation_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("The figures for %(year)s were saved.", year=form.year.data), "success")
+            return redirect(url_for("firms.detail", firm_id=firm.id, _anchor="financials"))
+    return _render_detail(firm, form, status=422)
+
+
+@bp.route("/firms/<int:firm_id>/contacts/new", methods=["GET", "POST"])
+@allow(*STAFF)
+def contact_new(firm_id: int):
+    firm = _visible_firm(firm_id)
+    if not firm.contacts_visible_to(current_user):
+        abort(403)
+    form = ContactForm()
+    if form.validate_on_submit():
+        try:
+            operations.add_contact(firm, form.to_data(), current_user)
+        except OperationError as error:
+            show_operation_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("The contact was added."), "success")
+            return redirect(url_for("firms.detail", firm_id=firm.id, _anchor="contacts"))
+    return render_template("firms/contact_form.html", form=form, firm=firm, contact=None), _status(
+        form.is_submitted()
+    )
+
+
+@bp.route("/firms/<int:firm_id>/contacts/<int:contact_id>/edit", methods=["GET", "POST"])
+@allow(*STAFF)
+def contact_edit(firm_id: int, contact_id: int):
+    firm = _visible_firm(firm_id)
+    contact = _visible_contact(firm, contact_id)
+    form = ContactForm(
+        obj=contact,
+        consent_privacy=contact.consent_privacy_at is not None,
+        consent_admin_info=contact.consent_admin_info_at is not None,
+        consent_marketing=contact.consent_marketing_at is not None,
+    )
+    if form.validate_on_submit():
+        try:
+            operations.update_contact(contact, form.to_data(), current_user)
+        except OperationError as error:
+            show_operation_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("The contact was saved."), "success")
+            return redirect(url_for("firms.detail", firm_id=firm.id, _anchor="contacts"))
+    elif not form.is_submitted():
+        operations.open_contact_for_edit(contact, current_user)
+        db.session.commit()
+    return render_template("firms/contact_form.html", form=form, firm=firm, contact=contact), _status(
+        form.is_submitted()
+    )
+
+
+@bp.route("/firms/<int:firm_id>/contacts/<int:contact_id>/delete", methods=["GET", "POST"])
+@allow(*STAFF)
+def contact_delete(firm_id: int, contact_id: int):
+    firm = _visible_firm(firm_id)
+    contact = _visible_contact(firm, contact_id)
+    form = ConfirmDeleteForm()
+    if form.validate_on_submit():
+        try:
+            operations.delete_contact(contact, current_user)
+        except OperationError as error:
+            show_operation_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("The contact was deleted."), "success")
+            return redirect(url_for("firms.detail", firm_id=firm.id, _anchor="contacts"))
+    return render_template("firms/contact_delete.html", form=form, firm=firm, contact=contact), _status(
+        form.is_submitted()
+    )
