@@ -100,6 +100,7 @@ def register_template_helpers(app: Flask) -> None:
     from crm.navigation import navigation_for
 
     register_filters(app)
+    app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(url_args=url_args, navigation_for=navigation_for, get_locale=get_locale)
 
 

@@ -103,6 +103,17 @@ def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
             connection.close()
 
 
+@pytest.fixture(autouse=True)
+def _rate_limits_as_configured() -> Iterator[None]:
+    """The limiter is one shared instance and each `init_app` (a test making a production app) flips it;
+    every test starts with the test configuration's setting."""
+    from crm.extensions import limiter
+
+    limiter.enabled = TestConfig.RATELIMIT_ENABLED
+    yield
+    limiter.enabled = TestConfig.RATELIMIT_ENABLED
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()

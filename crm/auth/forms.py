@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
 from crm.core.forms import StrippedStringField
@@ -35,7 +36,7 @@ class PasswordChangeForm(FlaskForm):
 
 
 class LanguageForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=[("ko", "한국어"), ("en", "English")])
+    locale = SelectField(_l("Language"), choices=[SelectChoice("ko", "한국어"), SelectChoice("en", "English")])
     next = HiddenField()
 
 

@@ -98,16 +98,25 @@ def _scope_problems(data: UserData) -> dict[str, list[Any]]:
     """Each role needs its scope: a manager a consortium, a coordinator an institution, a firm user a firm."""
     from crm.organisation.models import Institution
 
+    from crm.firms.models import Firm
+    from crm.organisation.models import Consortium
+
     problems: dict[str, list[Any]] = {}
-    if data.role is Role.consortium_manager and not data.consortium_id:
-        problems["consortium_id"] = [_l("A consortium manager needs a consortium.")]
+    if data.role is Role.consortium_manager:
+        if not data.consortium_id:
+            problems["consortium_id"] = [_l("A consortium manager needs a consortium.")]
+        elif db.session.get(Consortium, data.consortium_id) is None:
+            problems["consortium_id"] = [_l("Choose an existing consortium.")]
     if data.role is Role.coordinator:
         if not data.institution_id:
             problems["institution_id"] = [_l("A coordinator needs an institution.")]
         elif db.session.get(Institution, data.institution_id) is None:
             problems["institution_id"] = [_l("Choose an existing institution.")]
-    if data.role is Role.firm_user and not data.firm_id:
-        problems["firm_id"] = [_l("A firm user needs a firm.")]
+    if data.role is Role.firm_user:
+        if not data.firm_id:
+            problems["firm_id"] = [_l("A firm user needs a firm.")]
+        elif db.session.get(Firm, data.firm_id) is None:
+            problems["firm_id"] = [_l("Choose an existing firm.")]
     return problems
 
 

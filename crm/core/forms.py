@@ -34,7 +34,17 @@ class StrippedStringField(StringField):
 
 
 class MoneyField(IntegerField):
-    """Whole 원; accepts '1,234,000' and '1234000'."""
+    """Whole 원; accepts '1,234,000' and '1234000'. A text input (numeric keypad on phones), because a number
+    input refuses the thousands separators people type."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        render_kw = {"inputmode": "numeric", "type": "text", **(kwargs.pop("render_kw", None) or {})}
+        super().__init__(*args, render_kw=render_kw, **kwargs)
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return f"{self.data:,}" if isinstance(self.data, int) else ""
 
     def process_formdata(self, valuelist: list[str]) -> None:
         if valuelist:
