@@ -36,7 +36,9 @@ class PasswordChangeForm(FlaskForm):
 
 
 class LanguageForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=[SelectChoice("ko", "한국어"), SelectChoice("en", "English")])
+    locale = SelectField(
+        _l("Language"), choices=[SelectChoice("ko", "한국어"), SelectChoice("en", "English")]
+    )
     next = HiddenField()
 
 

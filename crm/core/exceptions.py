@@ -51,3 +51,15 @@ class RuleViolation(OperationError):
     def __init__(self, code: str, message: Any, fields: dict[str, list[Any]] | None = None, **extra: Any):
         super().__init__(message, fields, **extra)
         self.code = code
+
+
+class NotPermitted(OperationError):
+    """The actor's role or scope does not allow this change (views normally refuse earlier, with 403/404)."""
+
+    code = "forbidden"
+    status = 403
+
+    def __init__(self, message: Any = None) -> None:
+        from flask_babel import lazy_gettext as _l
+
+        super().__init__(message or _l("You may not make this change."))

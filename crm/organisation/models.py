@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -48,6 +48,25 @@ class Consortium(TimestampMixin, db.Model):
     @property
     def lead_institution(self) -> Institution | None:
         return next((i for i in self.institutions if i.role is InstitutionRole.lead), None)
+
+    @classmethod
+    def visible_to(cls, user: Any) -> sa.ColumnElement[bool]:
+        """Admins see every consortium; its managers and coordinators only their own."""
+        from crm.auth.models import Role
+
+        if user.role is Role.admin:
+            return sa.true()
+        if user.role in (Role.consortium_manager, Role.coordinator) and user.scope_consortium_id:
+            return cls.id == user.scope_consortium_id
+        return sa.false()
+
+    def can_manage(self, user: Any) -> bool:
+        """Admins manage any consortium's institutions and years; a manager only its own."""
+        from crm.auth.models import Role
+
+        if user.role is Role.admin:
+            return True
+        return user.role is Role.consortium_manager and user.scope_consortium_id == self.id
 
     def __str__(self) -> str:
         return self.name

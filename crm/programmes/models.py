@@ -115,6 +115,24 @@ class ProgrammeYear(BudgetMixin, TimestampMixin, db.Model):
         back_populates="programme_year", order_by="Programme.id"
     )
 
+    @classmethod
+    def visible_to(cls, user: Any) -> sa.ColumnElement[bool]:
+        """The same audience as the programmes of the year (see `Programme.visible_to`)."""
+        from crm.auth.models import Role
+
+        if user.role in (Role.admin, Role.national_viewer):
+            return sa.true()
+        if user.role in (Role.consortium_manager, Role.coordinator) and user.scope_consortium_id:
+            return cls.consortium_id == user.scope_consortium_id
+        return sa.false()
+
+    def can_manage(self, user: Any) -> bool:
+        from crm.auth.models import Role
+
+        if user.role is Role.admin:
+            return True
+        return user.role is Role.consortium_manager and user.scope_consortium_id == self.consortium_id
+
     @property
     def label(self) -> str:
         return str(
@@ -187,6 +205,26 @@ class Programme(BudgetMixin, TimestampMixin, db.Model):
         return self.name
 
 
+class CallStatus(LabelledEnum):
+    """Derived from the clock, never stored."""
+
+    upcoming = "upcoming"
+    open = "open"
+    closed = "closed"
+
+    @classmethod
+    def _titles(cls):
+        return {
+            cls.upcoming: _l("Opens soon"),
+            cls.open: _l("Accepting applications"),
+            cls.closed: _l("Applications closed"),
+        }
+
+    @property
+    def badge(self) -> str:
+        return {"upcoming": "badge-warn", "open": "badge-ok", "closed": ""}[self.value]
+
+
 class Call(TimestampMixin, db.Model):
     """A call for applications (모집공고) of one programme and cohort."""
 
@@ -214,6 +252,24 @@ class Call(TimestampMixin, db.Model):
     def is_open(self, now: datetime | None = None) -> bool:
         now = now or utcnow()
         return self.opens_at <= now < self.closes_at
+
+    def status(self, now: datetime | None = None) -> CallStatus:
+        now = now or utcnow()
+        if now < self.opens_at:
+            return CallStatus.upcoming
+        return CallStatus.open if now < self.closes_at else CallStatus.closed
+
+    @property
+    def closes_on_kst(self) -> date:
+        """The closing day as Koreans read it; a call closing at 00:30 KST closes "today", not yesterday."""
+        from crm.core.time import to_kst
+
+        return to_kst(self.closes_at).date()
+
+    @classmethod
+    def visible_to(cls, user: Any) -> sa.ColumnElement[bool]:
+        """Staff see the calls of the programmes they see (the firm portal lists open calls on its own)."""
+        return cls.programme_id.in_(sa.select(Programme.id).where(Programme.visible_to(user)))
 
     def __str__(self) -> str:
         return f"{self.title} ({self.cohort})"
