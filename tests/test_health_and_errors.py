@@ -25,7 +25,7 @@ def test_readyz_reports_an_unreachable_database():
     assert response.status_code == 503 and response.json["database"] == "unreachable"
 
 
-@pytest.mark.parametrize(("language", "text"), [("ko", "찾을 수 없습니다"), ("en", "Not found")])
+@pytest.mark.parametrize(("language", "text"), [("ko", "찾을 수 없음"), ("en", "Not found")])
 def test_404_page_in_both_languages(client, language, text):
     response = client.get("/no-such-page", headers={"Accept-Language": language})
     assert response.status_code == 404

@@ -185,7 +185,7 @@ def test_bad_milestone_lines_are_reported_with_their_line_numbers(app_ctx):
     assert [t["kind"] for t in templates] == ["interim_check"]
     assert len(messages) == 6
     for line, message in zip(range(2, 8), messages, strict=True):
-        assert message.startswith(f"Line {line}:")
+        assert message.startswith((f"Line {line}:", f"{line}번째 줄:"))
     assert "begin" in messages[2] and "soon" in messages[3] and "consultant" in messages[4]
 
 
