@@ -96,10 +96,8 @@ class UserData:
 
 def _scope_problems(data: UserData) -> dict[str, list[Any]]:
     """Each role needs its scope: a manager a consortium, a coordinator an institution, a firm user a firm."""
-    from crm.organisation.models import Institution
-
     from crm.firms.models import Firm
-    from crm.organisation.models import Consortium
+    from crm.organisation.models import Consortium, Institution
 
     problems: dict[str, list[Any]] = {}
     if data.role is Role.consortium_manager:
