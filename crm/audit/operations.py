@@ -58,6 +58,17 @@ def diff(obj: Any, new_values: dict[str, Any]) -> dict[str, list[Any]]:
     }
 
 
+def apply_changes(obj: Any, values: dict[str, Any], action: str, actor: Any = None) -> dict[str, list[Any]]:
+    """Sets the new values, flushes and audits what actually changed (nothing is audited when nothing did)."""
+    changes = diff(obj, values)
+    for key, value in values.items():
+        setattr(obj, key, value)
+    db.session.flush()
+    if changes:
+        record_audit(action, obj, changes, actor=actor)
+    return changes
+
+
 def log_personal_data_access(action: str, subject: Any, purpose: str = "", actor: Any = None) -> AccessLog:
     entry = AccessLog(
         actor_id=_actor_id(actor),

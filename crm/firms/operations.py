@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from crm.audit.operations import diff, log_personal_data_access, record_audit
+from crm.audit.operations import apply_changes, diff, log_personal_data_access, record_audit
 from crm.auth.models import STAFF_ROLES, Role, User
 from crm.core.db import utcnow
 from crm.core.exceptions import Conflict, RuleViolation, ValidationFailed
@@ -285,14 +285,9 @@ def update_firm(firm: Firm, data: FirmData, actor: User) -> Firm:
     values, problems = _firm_values(data)
     if problems:
         raise ValidationFailed(problems)
-    changes = diff(firm, values)
-    if "business_status" in changes:
+    if values.get("business_status") != firm.business_status:
         values["business_status_checked_at"] = utcnow()
-    for key, value in values.items():
-        setattr(firm, key, value)
-    db.session.flush()
-    if changes:
-        record_audit("firm.update", firm, changes, actor=actor)
+    apply_changes(firm, values, "firm.update", actor)
     return firm
 
 

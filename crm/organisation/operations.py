@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from crm.audit.operations import diff, record_audit
+from crm.audit.operations import apply_changes, record_audit
 from crm.auth.models import Role, User
 from crm.core.exceptions import NotPermitted, ValidationFailed
 from crm.extensions import db
@@ -67,12 +67,7 @@ def update_consortium(consortium: Consortium, data: ConsortiumData, actor: User)
     if problems := _consortium_problems(data, consortium):
         raise ValidationFailed(problems)
     values = asdict(data)
-    changes = diff(consortium, values)
-    for key, value in values.items():
-        setattr(consortium, key, value)
-    db.session.flush()
-    if changes:
-        record_audit("consortium.update", consortium, changes, actor=actor)
+    apply_changes(consortium, values, "consortium.update", actor)
     return consortium
 
 
@@ -119,10 +114,5 @@ def update_institution(institution: Institution, data: InstitutionData, actor: U
     if problems := _institution_problems(institution.consortium, data, institution):
         raise ValidationFailed(problems)
     values = asdict(data)
-    changes = diff(institution, values)
-    for key, value in values.items():
-        setattr(institution, key, value)
-    db.session.flush()
-    if changes:
-        record_audit("institution.update", institution, changes, actor=actor)
+    apply_changes(institution, values, "institution.update", actor)
     return institution

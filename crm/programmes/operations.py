@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from crm.audit.operations import diff, record_audit
+from crm.audit.operations import apply_changes, record_audit
 from crm.auth.models import Role, User
 from crm.core.exceptions import ValidationFailed
 from crm.extensions import db
@@ -409,12 +409,7 @@ def update_programme_year(year: ProgrammeYear, data: ProgrammeYearData, actor: U
     if problems := _programme_year_problems(year.consortium_id, data, year):
         raise ValidationFailed(problems)
     values = asdict(data)
-    changes = diff(year, values)
-    for key, value in values.items():
-        setattr(year, key, value)
-    db.session.flush()
-    if changes:
-        record_audit("programme_year.update", year, changes, actor=actor)
+    apply_changes(year, values, "programme_year.update", actor)
     return year
 
 
@@ -509,12 +504,7 @@ def update_programme(programme: Programme, data: ProgrammeData, actor: User) -> 
     values = _programme_values(data)
     if problems := _programme_problems(programme.programme_year, data, values, programme):
         raise ValidationFailed(problems)
-    changes = diff(programme, values)
-    for key, value in values.items():
-        setattr(programme, key, value)
-    db.session.flush()
-    if changes:
-        record_audit("programme.update", programme, changes, actor=actor)
+    apply_changes(programme, values, "programme.update", actor)
     return programme
 
 
@@ -579,12 +569,7 @@ def update_call(call: Call, data: CallData, actor: User) -> Call:
     values = _call_values(data)
     if problems := _call_problems(CallData(**values)):
         raise ValidationFailed(problems)
-    changes = diff(call, values)
-    for key, value in values.items():
-        setattr(call, key, value)
-    db.session.flush()
-    if changes:
-        record_audit("call.update", call, changes, actor=actor)
+    apply_changes(call, values, "call.update", actor)
     return call
 
 
