@@ -6,8 +6,8 @@ import itertools
 from datetime import date, timedelta
 from typing import Any
 
-from crm.audit.operations import record_audit  # noqa: F401  (re-exported for tests that need a row)
-from crm.auth.models import Role, User
+from crm.audit.models import AccessLog, AuditEvent
+from crm.auth.models import LoginFailure, Role, User, UserSession, hash_token
 from crm.auth.operations import hash_password
 from crm.core.db import utcnow
 from crm.extensions import db
@@ -194,3 +194,38 @@ def make_firm_link(
         **kw,
     }
     return _save(FirmLink(**values))
+
+
+def make_user_session(user: User | None = None, **kw: Any) -> UserSession:
+    """A signed-in browser row for `user`; the key itself is not kept, so it cannot be replayed."""
+    user = user or make_user()
+    return _save(UserSession(**{"user_id": user.id, "key_hash": hash_token(UserSession.new_key()), **kw}))
+
+
+def make_login_failure(email: str = "someone@example.com", **kw: Any) -> LoginFailure:
+    return _save(LoginFailure(**{"email": email, "ip": "127.0.0.1", **kw}))
+
+
+def make_audit_event(obj: Any = None, action: str = "test.action", **kw: Any) -> AuditEvent:
+    obj = obj or make_consortium()
+    return _save(
+        AuditEvent(
+            **{"action": action, "object_type": obj.__tablename__, "object_id": obj.id, "changes": {}, **kw}
+        )
+    )
+
+
+def make_access_log(subject: Any = None, actor: User | None = None, **kw: Any) -> AccessLog:
+    subject = subject or make_firm()
+    actor = actor or make_user()
+    return _save(
+        AccessLog(
+            **{
+                "actor_id": actor.id,
+                "action": "view_contacts",
+                "subject_type": subject.__tablename__,
+                "subject_id": subject.id,
+                **kw,
+            }
+        )
+    )
