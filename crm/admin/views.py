@@ -17,7 +17,7 @@ from crm.auth import operations
 from crm.auth.models import Role, User, UserSession
 from crm.core.access import allow
 from crm.core.exceptions import OperationError
-from crm.core.forms import show_operation_error
+from crm.core.forms import render_form, show_operation_error
 from crm.core.pagination import paginate
 from crm.extensions import db
 from crm.organisation.models import Institution
@@ -92,12 +92,11 @@ def new_user():
             user = operations.create_user(form.user_data(), form.password.data, actor=current_user)
         except OperationError as error:
             show_operation_error(form, error)
-            return render_template("admin/user_form.html", form=form, user=None), 422
-        db.session.commit()
-        flash(_("The account %(email)s was created.", email=user.email), "success")
-        return redirect(url_for("admin.user_detail", user_id=user.id))
-    status = 422 if form.errors else 200
-    return render_template("admin/user_form.html", form=form, user=None), status
+        else:
+            db.session.commit()
+            flash(_("The account %(email)s was created.", email=user.email), "success")
+            return redirect(url_for("admin.user_detail", user_id=user.id))
+    return render_form("admin/user_form.html", form=form, user=None)
 
 
 @bp.get("/users/<int:user_id>")
@@ -134,12 +133,11 @@ def edit_user(user_id: int):
             operations.update_user(user, form.user_data(), actor=current_user)
         except OperationError as error:
             show_operation_error(form, error)
-            return render_template("admin/user_form.html", form=form, user=user), 422
-        db.session.commit()
-        flash(_("The account was saved."), "success")
-        return redirect(url_for("admin.user_detail", user_id=user.id))
-    status = 422 if form.errors else 200
-    return render_template("admin/user_form.html", form=form, user=user), status
+        else:
+            db.session.commit()
+            flash(_("The account was saved."), "success")
+            return redirect(url_for("admin.user_detail", user_id=user.id))
+    return render_form("admin/user_form.html", form=form, user=user)
 
 
 @bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
@@ -152,12 +150,11 @@ def set_password(user_id: int):
             operations.set_password_by_admin(user, form.password.data, actor=current_user)
         except OperationError as error:
             show_operation_error(form, error)
-            return render_template("admin/user_password.html", form=form, user=user), 422
-        db.session.commit()
-        flash(_("The new password was set. The user's open sessions were ended."), "success")
-        return redirect(url_for("admin.user_detail", user_id=user.id))
-    status = 422 if form.errors else 200
-    return render_template("admin/user_password.html", form=form, user=user), status
+        else:
+            db.session.commit()
+            flash(_("The new password was set. The user's open sessions were ended."), "success")
+            return redirect(url_for("admin.user_detail", user_id=user.id))
+    return render_form("admin/user_password.html", form=form, user=user)
 
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])
@@ -170,16 +167,11 @@ def deactivate_user(user_id: int):
             operations.set_user_active(user, False, actor=current_user)
         except OperationError as error:
             show_operation_error(form, error)
-            return render_template(
-                "admin/user_deactivate.html", form=form, user=user, open_sessions=_open_sessions(user)
-            ), 422
-        db.session.commit()
-        flash(_("The account was deactivated and signed out everywhere."), "success")
-        return redirect(url_for("admin.user_detail", user_id=user.id))
-    status = 422 if form.errors else 200
-    return render_template(
-        "admin/user_deactivate.html", form=form, user=user, open_sessions=_open_sessions(user)
-    ), status
+        else:
+            db.session.commit()
+            flash(_("The account was deactivated and signed out everywhere."), "success")
+            return redirect(url_for("admin.user_detail", user_id=user.id))
+    return render_form("admin/user_deactivate.html", form=form, user=user, open_sessions=_open_sessions(user))
 
 
 @bp.post("/users/<int:user_id>/activate")

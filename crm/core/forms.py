@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash
+from flask import flash, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField
@@ -24,6 +24,12 @@ def show_operation_error(form: FlaskForm | None, error: OperationError) -> None:
             field.errors = list(field.errors or []) + [str(m) for m in messages]
     if not error.fields or unplaced:
         flash(str(error.message) if not unplaced else " ".join(str(m) for m in unplaced), "error")
+
+
+def render_form(template: str, **context: Any) -> tuple[str, int]:
+    """A form page. Rendered in answer to a POST it means the submission was refused: 422, with the
+    errors and everything that was typed."""
+    return render_template(template, **context), 422 if request.method == "POST" else 200
 
 
 class StrippedStringField(StringField):

@@ -10,7 +10,7 @@ from flask_login import current_user
 from crm.auth.models import Role
 from crm.core.access import allow
 from crm.core.exceptions import Conflict, OperationError
-from crm.core.forms import show_operation_error
+from crm.core.forms import render_form, show_operation_error
 from crm.core.pagination import paginate
 from crm.core.time import today_kst
 from crm.extensions import db
@@ -47,10 +47,6 @@ def _visible_contact(firm: Firm, contact_id: int) -> Contact:
     return contact
 
 
-def _status(form_posted: bool) -> int:
-    return 422 if form_posted else 200
-
-
 @bp.get("/firms")
 @allow(*STAFF)
 def index():
@@ -81,9 +77,7 @@ def new():
             db.session.commit()
             flash(_("The firm %(name)s was registered.", name=firm.name), "success")
             return redirect(url_for("firms.detail", firm_id=firm.id))
-    return render_template("firms/form.html", form=form, firm=None, existing_id=existing_id), _status(
-        form.is_submitted()
-    )
+    return render_form("firms/form.html", form=form, firm=None, existing_id=existing_id)
 
 
 def _render_detail(firm: Firm, financials_form: FinancialsForm, status: int = 200):
@@ -126,9 +120,7 @@ def edit(firm_id: int):
             db.session.commit()
             flash(_("The firm's details were saved."), "success")
             return redirect(url_for("firms.detail", firm_id=firm.id))
-    return render_template("firms/form.html", form=form, firm=firm, existing_id=None), _status(
-        form.is_submitted()
-    )
+    return render_form("firms/form.html", form=form, firm=firm, existing_id=None)
 
 
 @bp.post("/firms/<int:firm_id>/financials")
@@ -171,9 +163,7 @@ def contact_new(firm_id: int):
             db.session.commit()
             flash(_("The contact was added."), "success")
             return redirect(url_for("firms.detail", firm_id=firm.id, _anchor="contacts"))
-    return render_template("firms/contact_form.html", form=form, firm=firm, contact=None), _status(
-        form.is_submitted()
-    )
+    return render_form("firms/contact_form.html", form=form, firm=firm, contact=None)
 
 
 @bp.route("/firms/<int:firm_id>/contacts/<int:contact_id>/edit", methods=["GET", "POST"])
@@ -199,9 +189,7 @@ def contact_edit(firm_id: int, contact_id: int):
     elif not form.is_submitted():
         operations.open_contact_for_edit(contact, current_user)
         db.session.commit()
-    return render_template("firms/contact_form.html", form=form, firm=firm, contact=contact), _status(
-        form.is_submitted()
-    )
+    return render_form("firms/contact_form.html", form=form, firm=firm, contact=contact)
 
 
 @bp.route("/firms/<int:firm_id>/contacts/<int:contact_id>/delete", methods=["GET", "POST"])
@@ -219,6 +207,4 @@ def contact_delete(firm_id: int, contact_id: int):
             db.session.commit()
             flash(_("The contact was deleted."), "success")
             return redirect(url_for("firms.detail", firm_id=firm.id, _anchor="contacts"))
-    return render_template("firms/contact_delete.html", form=form, firm=firm, contact=contact), _status(
-        form.is_submitted()
-    )
+    return render_form("firms/contact_delete.html", form=form, firm=firm, contact=contact)

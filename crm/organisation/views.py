@@ -1,16 +1,14 @@
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm.auth.models import Role, User
 from crm.core.access import allow
 from crm.core.exceptions import OperationError
-from crm.core.forms import show_operation_error
+from crm.core.forms import render_form, show_operation_error
 from crm.core.pagination import paginate
 from crm.extensions import db
 from crm.firms.regions import SIDO
@@ -22,11 +20,6 @@ from crm.programmes.models import ProgrammeYear
 bp = Blueprint("organisation", __name__)
 
 MANAGERS = (Role.admin, Role.consortium_manager)
-
-
-def _form_page(template: str, **context: Any) -> tuple[str, int]:
-    """A form page; after a refused POST it answers 422 and shows what was typed with the errors."""
-    return render_template(template, **context), 422 if request.method == "POST" else 200
 
 
 def _visible_consortium(consortium_id: int) -> Consortium:
@@ -70,7 +63,7 @@ def new_consortium():
             db.session.commit()
             flash(_("Consortium %(name)s was created.", name=consortium.name), "success")
             return redirect(url_for("organisation.consortium", consortium_id=consortium.id))
-    return _form_page("organisation/consortium_form.html", form=form, consortium=None)
+    return render_form("organisation/consortium_form.html", form=form, consortium=None)
 
 
 @bp.get("/admin/consortia/<int:consortium_id>")
@@ -122,7 +115,7 @@ def edit_consortium(consortium_id: int):
             db.session.commit()
             flash(_("Your changes were saved."), "success")
             return redirect(url_for("organisation.consortium", consortium_id=consortium.id))
-    return _form_page("organisation/consortium_form.html", form=form, consortium=consortium)
+    return render_form("organisation/consortium_form.html", form=form, consortium=consortium)
 
 
 @bp.route("/admin/consortia/<int:consortium_id>/institutions/new", methods=["GET", "POST"])
@@ -141,7 +134,7 @@ def new_institution(consortium_id: int):
             db.session.commit()
             flash(_("Institution %(name)s was added.", name=institution.name), "success")
             return redirect(url_for("organisation.consortium", consortium_id=consortium.id))
-    return _form_page(
+    return render_form(
         "organisation/institution_form.html", form=form, consortium=consortium, institution=None
     )
 
@@ -171,6 +164,6 @@ def edit_institution(consortium_id: int, institution_id: int):
             db.session.commit()
             flash(_("Your changes were saved."), "success")
             return redirect(url_for("organisation.consortium", consortium_id=consortium.id))
-    return _form_page(
+    return render_form(
         "organisation/institution_form.html", form=form, consortium=consortium, institution=institution
     )

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from crm.auth.models import Role
 from crm.core.access import allow
 from crm.core.exceptions import OperationError
-from crm.core.forms import show_operation_error
+from crm.core.forms import render_form, show_operation_error
 from crm.core.pagination import paginate
 from crm.core.time import kst_to_utc, to_kst
 from crm.extensions import db
@@ -33,11 +33,6 @@ bp = Blueprint("programmes", __name__)
 # Coordinators and national viewers read; only admins and the consortium's managers change anything.
 READERS = (Role.admin, Role.consortium_manager, Role.coordinator, Role.national_viewer)
 EDITORS = (Role.admin, Role.consortium_manager)
-
-
-def _form_page(template: str, **context: Any) -> tuple[str, int]:
-    """A form page; after a refused POST it answers 422 and shows what was typed with the errors."""
-    return render_template(template, **context), 422 if request.method == "POST" else 200
 
 
 def _visible_year(year_id: int, manage: bool = False) -> ProgrammeYear:
@@ -148,7 +143,7 @@ def new_year():
             db.session.commit()
             flash(_("The programme year was created."), "success")
             return redirect(url_for("programmes.index", consortium=year.consortium_id))
-    return _form_page("programmes/year_form.html", form=form, year=None, consortium=consortium)
+    return render_form("programmes/year_form.html", form=form, year=None, consortium=consortium)
 
 
 @bp.route("/programmes/years/<int:year_id>/edit", methods=["GET", "POST"])
@@ -166,7 +161,7 @@ def edit_year(year_id: int):
             db.session.commit()
             flash(_("Your changes were saved."), "success")
             return redirect(url_for("programmes.index", consortium=year.consortium_id))
-    return _form_page("programmes/year_form.html", form=form, year=year, consortium=year.consortium)
+    return render_form("programmes/year_form.html", form=form, year=year, consortium=year.consortium)
 
 
 # --- Programmes --------------------------------------------------------------------------------------------
@@ -213,7 +208,7 @@ def new_programme(year_id: int):
             db.session.commit()
             flash(_("Programme %(name)s was created.", name=programme.name), "success")
             return redirect(url_for("programmes.programme", programme_id=programme.id))
-    return _form_page(
+    return render_form(
         "programmes/programme_form.html",
         form=form,
         year=year,
@@ -255,7 +250,7 @@ def edit_programme(programme_id: int):
             db.session.commit()
             flash(_("Your changes were saved."), "success")
             return redirect(url_for("programmes.programme", programme_id=programme.id))
-    return _form_page(
+    return render_form(
         "programmes/programme_form.html",
         form=form,
         year=programme.programme_year,
@@ -308,7 +303,7 @@ def new_call(programme_id: int):
             db.session.commit()
             flash(_("The call was created."), "success")
             return redirect(url_for("programmes.call", call_id=call.id))
-    return _form_page("programmes/call_form.html", form=form, programme=programme, call=None)
+    return render_form("programmes/call_form.html", form=form, programme=programme, call=None)
 
 
 @bp.get("/calls/<int:call_id>")
@@ -338,4 +333,4 @@ def edit_call(call_id: int):
             db.session.commit()
             flash(_("Your changes were saved."), "success")
             return redirect(url_for("programmes.call", call_id=call.id))
-    return _form_page("programmes/call_form.html", form=form, programme=call.programme, call=call)
+    return render_form("programmes/call_form.html", form=form, programme=call.programme, call=call)
