@@ -64,11 +64,18 @@ def register_extensions(app: Flask) -> None:
 
 def register_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
+    import crm.applications.models
     import crm.audit.models
     import crm.auth.models
+    import crm.documents.models
+    import crm.engagements.models
+    import crm.evaluations.models
     import crm.firms.models
+    import crm.notices.models
     import crm.organisation.models
-    import crm.programmes.models  # noqa: F401
+    import crm.portal.models
+    import crm.programmes.models
+    import crm.sanctions.models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:

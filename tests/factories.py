@@ -6,14 +6,20 @@ import itertools
 from datetime import date, timedelta
 from typing import Any
 
+from crm.applications.models import Application, ApplicationHistory, ApplicationStatus, DeclaredSupport
 from crm.audit.models import AccessLog, AuditEvent
-from crm.auth.models import LoginFailure, Role, User, UserSession, hash_token
+from crm.auth.models import EmailToken, LoginFailure, Role, User, UserSession, hash_token
 from crm.auth.operations import hash_password
 from crm.core.db import utcnow
+from crm.documents.models import Document
+from crm.engagements.models import Engagement, EngagementHistory, EngagementStatus
+from crm.evaluations.models import AssignmentStatus, EvaluatorAssignment, Score
 from crm.extensions import db
 from crm.firms.identifiers import brn_check_digit, hangul_initials
 from crm.firms.models import Contact, Firm, FirmFinancial, FirmLink, LinkKind
+from crm.notices.models import Delivery, Notice, NoticeKind
 from crm.organisation.models import Consortium, Institution, InstitutionRole
+from crm.portal.models import FirmClaim
 from crm.programmes.models import (
     DEFAULT_COUNTING_POINT,
     Call,
@@ -22,6 +28,7 @@ from crm.programmes.models import (
     TargetUnit,
     Track,
 )
+from crm.sanctions.models import Sanction, SanctionKind
 
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
@@ -118,6 +125,10 @@ def make_call(programme: Programme | None = None, open_now: bool = True, **kw: A
         "eligibility_text": "울산 소재 중소기업",
         "required_documents": [{"kind": "business_plan", "label": "사업계획서"}],
         "questions": [{"key": "goal", "label": "도입 목표", "required": True}],
+        "criteria": [
+            {"key": "feasibility", "label": "실현가능성", "weight": 60, "max_score": 10},
+            {"key": "impact", "label": "기대효과", "weight": 40, "max_score": 10},
+        ],
         **kw,
     }
     return _save(Call(**values))
@@ -229,3 +240,162 @@ def make_access_log(subject: Any = None, actor: User | None = None, **kw: Any) -
             }
         )
     )
+
+
+def make_email_token(user: User | None = None, token: str = "", **kw: Any) -> EmailToken:
+    """A verification link for `user`; pass `token` to know the secret the link carries."""
+    user = user or make_user(Role.firm_user)
+    values = {
+        "user_id": user.id,
+        "purpose": "verify_email",
+        "token_hash": hash_token(token or f"token-{_n()}"),
+        "expires_at": utcnow() + timedelta(hours=24),
+        **kw,
+    }
+    return _save(EmailToken(**values))
+
+
+def make_firm_claim(user: User | None = None, firm: Firm | None = None, **kw: Any) -> FirmClaim:
+    user = user or make_user(Role.firm_user, firm=None)
+    firm = firm or make_firm()
+    return _save(FirmClaim(**{"user_id": user.id, "firm_id": firm.id, **kw}))
+
+
+def make_application(
+    call: Call | None = None,
+    firm: Firm | None = None,
+    status: ApplicationStatus = ApplicationStatus.draft,
+    **kw: Any,
+) -> Application:
+    """An application in `status` (no history rows: tests of transitions go through the operations).
+    The firm is linked to the call's consortium as an applicant, as applying does."""
+    call = call or make_call()
+    firm = firm or make_firm()
+    programme = call.programme
+    _save(
+        FirmLink(
+            firm=firm,
+            consortium_id=programme.programme_year.consortium_id,
+            institution_id=programme.institution_id,
+            kind=LinkKind.applied,
+        )
+    )
+    values: dict[str, Any] = {
+        "call": call,
+        "firm": firm,
+        "status": status,
+        "answers": {"goal": "불량 검출 자동화"},
+    }
+    if status is not ApplicationStatus.draft:
+        values["submitted_at"] = utcnow()
+    values.update(kw)
+    return _save(Application(**values))
+
+
+def make_application_history(application: Application | None = None, **kw: Any) -> ApplicationHistory:
+    application = application or make_application()
+    values = {"application": application, "from_status": None, "to_status": application.status, **kw}
+    return _save(ApplicationHistory(**values))
+
+
+def make_declared_support(application: Application | None = None, **kw: Any) -> DeclaredSupport:
+    values = {
+        "application": application or make_application(),
+        "agency": "중소벤처기업진흥공단",
+        "programme_name": "스마트공장 구축 지원",
+        "track": Track.adoption,
+        "started_on": date(2025, 3, 1),
+        "ended_on": date(2025, 12, 31),
+        "amount_krw": 50_000_000,
+        **kw,
+    }
+    return _save(DeclaredSupport(**values))
+
+
+def make_document(application: Application | None = None, **kw: Any) -> Document:
+    """A document row only; tests that need the bytes upload through the operation."""
+    n = _n()
+    if "engagement_id" not in kw and "application_id" not in kw:
+        kw["application_id"] = (application or make_application()).id
+    values = {
+        "kind": "business_plan",
+        "filename": f"사업계획서{n}.pdf",
+        "stored_name": f"test-{n:08d}.pdf",
+        "content_type": "application/pdf",
+        "size": 1024,
+        "sha256": "0" * 64,
+        **kw,
+    }
+    return _save(Document(**values))
+
+
+def make_sanction(firm: Firm | None = None, **kw: Any) -> Sanction:
+    values = {
+        "firm": firm or make_firm(),
+        "kind": SanctionKind.participation_ban,
+        "basis": "협약 위반에 따른 참여제한",
+        "starts_on": date(2026, 1, 1),
+        "ends_on": date(2028, 12, 31),
+        **kw,
+    }
+    return _save(Sanction(**values))
+
+
+def make_engagement(programme: Programme | None = None, firm: Firm | None = None, **kw: Any) -> Engagement:
+    """An engagement, its firm linked to the programme's consortium as engaged."""
+    programme = programme or make_programme()
+    firm = firm or make_firm()
+    _save(
+        FirmLink(
+            firm=firm,
+            consortium_id=programme.programme_year.consortium_id,
+            institution_id=programme.institution_id,
+            kind=LinkKind.engaged,
+        )
+    )
+    values = {"programme": programme, "firm": firm, "status": EngagementStatus.pending_agreement, **kw}
+    return _save(Engagement(**values))
+
+
+def make_engagement_history(engagement: Engagement | None = None, **kw: Any) -> EngagementHistory:
+    engagement = engagement or make_engagement()
+    values = {"engagement": engagement, "from_status": None, "to_status": engagement.status, **kw}
+    return _save(EngagementHistory(**values))
+
+
+def make_evaluator_assignment(
+    application: Application | None = None, evaluator: User | None = None, **kw: Any
+) -> EvaluatorAssignment:
+    values = {
+        "application": application or make_application(status=ApplicationStatus.document_review),
+        "evaluator": evaluator or make_user(Role.evaluator),
+        "status": AssignmentStatus.awaiting_declaration,
+        **kw,
+    }
+    return _save(EvaluatorAssignment(**values))
+
+
+def make_score(assignment: EvaluatorAssignment | None = None, **kw: Any) -> Score:
+    values = {
+        "assignment": assignment or make_evaluator_assignment(),
+        "criterion_key": "feasibility",
+        "value": 7,
+    }
+    values.update(kw)
+    return _save(Score(**values))
+
+
+def make_notice(**kw: Any) -> Notice:
+    values = {
+        "kind": NoticeKind.status_change,
+        "subject": "[AX CRM] 접수 완료",
+        "body": "신청이 접수되었습니다.",
+        **kw,
+    }
+    return _save(Notice(**values))
+
+
+def make_delivery(notice: Notice | None = None, **kw: Any) -> Delivery:
+    n = _n()
+    values = {"notice": notice or make_notice(), "recipient": f"recipient{n}@example.com", **kw}
+    return _save(Delivery(**values))

@@ -22,6 +22,19 @@ FACTORY_FOR_TABLE = {
     "contacts": factories.make_contact,
     "audit_events": factories.make_audit_event,
     "access_logs": factories.make_access_log,
+    "email_tokens": factories.make_email_token,
+    "firm_claims": factories.make_firm_claim,
+    "applications": factories.make_application,
+    "application_history": factories.make_application_history,
+    "declared_supports": factories.make_declared_support,
+    "documents": factories.make_document,
+    "sanctions": factories.make_sanction,
+    "engagements": factories.make_engagement,
+    "engagement_history": factories.make_engagement_history,
+    "evaluator_assignments": factories.make_evaluator_assignment,
+    "scores": factories.make_score,
+    "notices": factories.make_notice,
+    "deliveries": factories.make_delivery,
 }
 
 

@@ -61,6 +61,8 @@ class User(TimestampMixin, db.Model):
     is_active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Portal accounts sign up themselves and must prove the address; staff accounts are made by an admin.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     consortium: Mapped[Consortium | None] = relationship()
     institution: Mapped[Institution | None] = relationship()
@@ -121,3 +123,19 @@ class LoginFailure(db.Model):
     email: Mapped[str] = mapped_column(sa.String(254), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     ip: Mapped[str | None] = mapped_column(sa.String(45))
+
+
+class EmailToken(db.Model):
+    """A single-use, expiring link sent by e-mail (address verification). Only the hash is stored."""
+
+    __tablename__ = "email_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(sa.String(30))  # "verify_email"
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()

@@ -246,6 +246,8 @@ class Call(TimestampMixin, db.Model):
     required_documents: Mapped[list[dict[str, str]]] = mapped_column(sa.JSON, default=list)
     # [{"key": "q1", "label": "...", "required": true}]
     questions: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    # Evaluation criteria: [{"key": "feasibility", "label": "실현가능성", "weight": 30, "max_score": 10}]
+    criteria: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
 
     programme: Mapped[Programme] = relationship(back_populates="calls")
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 00:29:58.740800
+Create Date: 2026-11-22 00:53:43.696838
 
 """
 
@@ -332,6 +332,7 @@ def upgrade():
         sa.Column("is_active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
         sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("email_verified_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -397,6 +398,7 @@ def upgrade():
         sa.Column("eligibility_text", sa.Text(), nullable=False),
         sa.Column("required_documents", sa.JSON(), nullable=False),
         sa.Column("questions", sa.JSON(), nullable=False),
+        sa.Column("criteria", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("capacity > 0", name=op.f("ck_calls_capacity_positive")),
@@ -409,6 +411,109 @@ def upgrade():
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_calls_closes_at"), ["closes_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_calls_programme_id"), ["programme_id"], unique=False)
+
+    op.create_table(
+        "email_tokens",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("purpose", sa.String(length=30), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_email_tokens_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_email_tokens")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_email_tokens_token_hash")),
+    )
+    with op.batch_alter_table("email_tokens", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_email_tokens_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "firm_claims",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("firm_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "pending",
+                "approved",
+                "refused",
+                name="claim_status",
+                native_enum=False,
+                create_constraint=True,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("decided_by_id", sa.Integer(), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decision_reason", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["decided_by_id"], ["users.id"], name=op.f("fk_firm_claims_decided_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(["firm_id"], ["firms.id"], name=op.f("fk_firm_claims_firm_id_firms")),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_firm_claims_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_firm_claims")),
+    )
+    with op.batch_alter_table("firm_claims", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_firm_claims_firm_id"), ["firm_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_firm_claims_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "notices",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "account",
+                "status_change",
+                "reminder",
+                "cohort",
+                name="notice_kind",
+                native_enum=False,
+                create_constraint=True,
+                length=21,
+            ),
+            nullable=False,
+        ),
+        sa.Column("channel", sa.String(length=20), server_default="email", nullable=False),
+        sa.Column("subject", sa.String(length=200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("subject_type", sa.String(length=40), nullable=True),
+        sa.Column("subject_id", sa.Integer(), nullable=True),
+        sa.Column("firm_id", sa.Integer(), nullable=True),
+        sa.Column("audience", sa.JSON(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "scheduled",
+                "sending",
+                "done",
+                "cancelled",
+                name="notice_status",
+                native_enum=False,
+                create_constraint=True,
+                length=17,
+            ),
+            nullable=False,
+        ),
+        sa.Column("send_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], name=op.f("fk_notices_created_by_id_users")),
+        sa.ForeignKeyConstraint(["firm_id"], ["firms.id"], name=op.f("fk_notices_firm_id_firms")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notices")),
+    )
+    with op.batch_alter_table("notices", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_notices_firm_id"), ["firm_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_notices_send_at"), ["send_at"], unique=False)
 
     op.create_table(
         "user_sessions",
@@ -429,6 +534,496 @@ def upgrade():
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_user_sessions_user_id"), ["user_id"], unique=False)
 
+    op.create_table(
+        "applications",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("call_id", sa.Integer(), nullable=False),
+        sa.Column("firm_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "draft",
+                "submitted",
+                "eligibility",
+                "supplement_requested",
+                "ineligible",
+                "document_review",
+                "presentation",
+                "selected",
+                "reserve",
+                "rejected",
+                "withdrawn",
+                name="application_status",
+                native_enum=False,
+                create_constraint=True,
+                length=28,
+            ),
+            nullable=False,
+        ),
+        sa.Column("answers", sa.JSON(), nullable=False),
+        sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decision_reason", sa.Text(), nullable=False),
+        sa.Column("supplement_message", sa.Text(), nullable=False),
+        sa.Column("supplement_due_on", sa.Date(), nullable=True),
+        sa.Column("eligibility_result", sa.JSON(), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name=op.f("fk_applications_call_id_calls")),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["users.id"], name=op.f("fk_applications_created_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(["firm_id"], ["firms.id"], name=op.f("fk_applications_firm_id_firms")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_applications")),
+        sa.UniqueConstraint("firm_id", "call_id", name="uq_applications_firm_call"),
+    )
+    with op.batch_alter_table("applications", schema=None) as batch_op:
+        batch_op.create_index("ix_applications_call_status", ["call_id", "status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_applications_firm_id"), ["firm_id"], unique=False)
+
+    op.create_table(
+        "deliveries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("notice_id", sa.Integer(), nullable=False),
+        sa.Column("recipient", sa.String(length=254), nullable=False),
+        sa.Column("recipient_name", sa.String(length=100), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("contact_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "pending",
+                "sending",
+                "sent",
+                "failed",
+                name="delivery_status",
+                native_enum=False,
+                create_constraint=True,
+                length=15,
+            ),
+            nullable=False,
+        ),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contacts.id"],
+            name=op.f("fk_deliveries_contact_id_contacts"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["notice_id"], ["notices.id"], name=op.f("fk_deliveries_notice_id_notices"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_deliveries_user_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_deliveries")),
+        sa.UniqueConstraint("notice_id", "recipient", name="uq_deliveries_notice_recipient"),
+    )
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_deliveries_notice_id"), ["notice_id"], unique=False)
+        batch_op.create_index("ix_deliveries_status", ["status"], unique=False)
+
+    op.create_table(
+        "application_history",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("application_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "from_status",
+            sa.Enum(
+                "draft",
+                "submitted",
+                "eligibility",
+                "supplement_requested",
+                "ineligible",
+                "document_review",
+                "presentation",
+                "selected",
+                "reserve",
+                "rejected",
+                "withdrawn",
+                name="from_application_status",
+                native_enum=False,
+                create_constraint=True,
+                length=28,
+            ),
+            nullable=True,
+        ),
+        sa.Column(
+            "to_status",
+            sa.Enum(
+                "draft",
+                "submitted",
+                "eligibility",
+                "supplement_requested",
+                "ineligible",
+                "document_review",
+                "presentation",
+                "selected",
+                "reserve",
+                "rejected",
+                "withdrawn",
+                name="to_application_status",
+                native_enum=False,
+                create_constraint=True,
+                length=28,
+            ),
+            nullable=False,
+        ),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["actor_id"], ["users.id"], name=op.f("fk_application_history_actor_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["application_id"],
+            ["applications.id"],
+            name=op.f("fk_application_history_application_id_applications"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_application_history")),
+    )
+    with op.batch_alter_table("application_history", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_application_history_application_id"), ["application_id"], unique=False
+        )
+
+    op.create_table(
+        "declared_supports",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("application_id", sa.Integer(), nullable=False),
+        sa.Column("agency", sa.String(length=200), nullable=False),
+        sa.Column("programme_name", sa.String(length=200), nullable=False),
+        sa.Column(
+            "track",
+            sa.Enum(
+                "diagnosis",
+                "consulting",
+                "adoption",
+                "validation",
+                "incubation",
+                "training",
+                "infrastructure",
+                name="track",
+                native_enum=False,
+                create_constraint=True,
+                length=22,
+            ),
+            nullable=True,
+        ),
+        sa.Column("started_on", sa.Date(), nullable=False),
+        sa.Column("ended_on", sa.Date(), nullable=True),
+        sa.Column("amount_krw", sa.BigInteger(), nullable=True),
+        sa.CheckConstraint(
+            "ended_on IS NULL OR ended_on >= started_on", name=op.f("ck_declared_supports_dates_in_order")
+        ),
+        sa.ForeignKeyConstraint(
+            ["application_id"],
+            ["applications.id"],
+            name=op.f("fk_declared_supports_application_id_applications"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_declared_supports")),
+    )
+    with op.batch_alter_table("declared_supports", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_declared_supports_application_id"), ["application_id"], unique=False
+        )
+
+    op.create_table(
+        "engagements",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("firm_id", sa.Integer(), nullable=False),
+        sa.Column("programme_id", sa.Integer(), nullable=False),
+        sa.Column("application_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "pending_agreement",
+                "agreed",
+                "in_progress",
+                "final_report",
+                "final_check",
+                "settlement",
+                "closed",
+                "follow_up",
+                "cancelled",
+                "terminated",
+                name="engagement_status",
+                native_enum=False,
+                create_constraint=True,
+                length=25,
+            ),
+            nullable=False,
+        ),
+        sa.Column("coordinator_id", sa.Integer(), nullable=True),
+        sa.Column("agreed_on", sa.Date(), nullable=True),
+        sa.Column("starts_on", sa.Date(), nullable=True),
+        sa.Column("ends_on", sa.Date(), nullable=True),
+        sa.Column("gov_krw", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("local_krw", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("self_cash_krw", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("self_inkind_krw", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("supplier_firm_id", sa.Integer(), nullable=True),
+        sa.Column("solution", sa.String(length=300), nullable=False),
+        sa.Column("duplicate_override_reason", sa.Text(), nullable=False),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["application_id"], ["applications.id"], name=op.f("fk_engagements_application_id_applications")
+        ),
+        sa.ForeignKeyConstraint(
+            ["coordinator_id"], ["users.id"], name=op.f("fk_engagements_coordinator_id_users")
+        ),
+        sa.ForeignKeyConstraint(["firm_id"], ["firms.id"], name=op.f("fk_engagements_firm_id_firms")),
+        sa.ForeignKeyConstraint(
+            ["programme_id"], ["programmes.id"], name=op.f("fk_engagements_programme_id_programmes")
+        ),
+        sa.ForeignKeyConstraint(
+            ["supplier_firm_id"], ["firms.id"], name=op.f("fk_engagements_supplier_firm_id_firms")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_engagements")),
+        sa.UniqueConstraint("application_id", name=op.f("uq_engagements_application_id")),
+    )
+    with op.batch_alter_table("engagements", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_engagements_firm_id"), ["firm_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_engagements_programme_id"), ["programme_id"], unique=False)
+
+    op.create_table(
+        "evaluator_assignments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("application_id", sa.Integer(), nullable=False),
+        sa.Column("evaluator_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "awaiting_declaration",
+                "scoring",
+                "submitted",
+                "recused",
+                name="assignment_status",
+                native_enum=False,
+                create_constraint=True,
+                length=28,
+            ),
+            nullable=False,
+        ),
+        sa.Column("assigned_by_id", sa.Integer(), nullable=True),
+        sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("declared_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("conflict_statement", sa.Text(), nullable=False),
+        sa.Column("comment", sa.Text(), nullable=False),
+        sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
+        sa.ForeignKeyConstraint(
+            ["application_id"],
+            ["applications.id"],
+            name=op.f("fk_evaluator_assignments_application_id_applications"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["assigned_by_id"], ["users.id"], name=op.f("fk_evaluator_assignments_assigned_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["evaluator_id"], ["users.id"], name=op.f("fk_evaluator_assignments_evaluator_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluator_assignments")),
+        sa.UniqueConstraint("application_id", "evaluator_id", name="uq_evaluator_assignments_app_evaluator"),
+    )
+    with op.batch_alter_table("evaluator_assignments", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_evaluator_assignments_application_id"), ["application_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_evaluator_assignments_evaluator_id"), ["evaluator_id"], unique=False
+        )
+
+    op.create_table(
+        "documents",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("application_id", sa.Integer(), nullable=True),
+        sa.Column("engagement_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.String(length=50), nullable=False),
+        sa.Column("filename", sa.String(length=255), nullable=False),
+        sa.Column("stored_name", sa.String(length=80), nullable=False),
+        sa.Column("content_type", sa.String(length=120), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("uploaded_by_id", sa.Integer(), nullable=True),
+        sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "application_id IS NOT NULL OR engagement_id IS NOT NULL", name=op.f("ck_documents_has_owner")
+        ),
+        sa.CheckConstraint("size >= 0", name=op.f("ck_documents_size_not_negative")),
+        sa.ForeignKeyConstraint(
+            ["application_id"],
+            ["applications.id"],
+            name=op.f("fk_documents_application_id_applications"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["engagement_id"],
+            ["engagements.id"],
+            name=op.f("fk_documents_engagement_id_engagements"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["uploaded_by_id"], ["users.id"], name=op.f("fk_documents_uploaded_by_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_documents")),
+        sa.UniqueConstraint("stored_name", name=op.f("uq_documents_stored_name")),
+    )
+    with op.batch_alter_table("documents", schema=None) as batch_op:
+        batch_op.create_index("ix_documents_application_kind", ["application_id", "kind"], unique=False)
+        batch_op.create_index(batch_op.f("ix_documents_engagement_id"), ["engagement_id"], unique=False)
+
+    op.create_table(
+        "engagement_history",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("engagement_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "from_status",
+            sa.Enum(
+                "pending_agreement",
+                "agreed",
+                "in_progress",
+                "final_report",
+                "final_check",
+                "settlement",
+                "closed",
+                "follow_up",
+                "cancelled",
+                "terminated",
+                name="from_engagement_status",
+                native_enum=False,
+                create_constraint=True,
+                length=25,
+            ),
+            nullable=True,
+        ),
+        sa.Column(
+            "to_status",
+            sa.Enum(
+                "pending_agreement",
+                "agreed",
+                "in_progress",
+                "final_report",
+                "final_check",
+                "settlement",
+                "closed",
+                "follow_up",
+                "cancelled",
+                "terminated",
+                name="to_engagement_status",
+                native_enum=False,
+                create_constraint=True,
+                length=25,
+            ),
+            nullable=False,
+        ),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["actor_id"], ["users.id"], name=op.f("fk_engagement_history_actor_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["engagement_id"],
+            ["engagements.id"],
+            name=op.f("fk_engagement_history_engagement_id_engagements"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_engagement_history")),
+    )
+    with op.batch_alter_table("engagement_history", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_engagement_history_engagement_id"), ["engagement_id"], unique=False
+        )
+
+    op.create_table(
+        "sanctions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("firm_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "participation_ban",
+                "clawback",
+                "warning",
+                name="sanction_kind",
+                native_enum=False,
+                create_constraint=True,
+                length=25,
+            ),
+            nullable=False,
+        ),
+        sa.Column("basis", sa.Text(), nullable=False),
+        sa.Column("starts_on", sa.Date(), nullable=False),
+        sa.Column("ends_on", sa.Date(), nullable=True),
+        sa.Column("amount_krw", sa.BigInteger(), nullable=True),
+        sa.Column(
+            "appeal_status",
+            sa.Enum(
+                "none",
+                "pending",
+                "upheld",
+                "overturned",
+                name="appeal_status",
+                native_enum=False,
+                create_constraint=True,
+                length=18,
+            ),
+            server_default="none",
+            nullable=False,
+        ),
+        sa.Column("engagement_id", sa.Integer(), nullable=True),
+        sa.Column("imposed_by_id", sa.Integer(), nullable=True),
+        sa.Column("lifted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "amount_krw IS NULL OR amount_krw >= 0", name=op.f("ck_sanctions_amount_not_negative")
+        ),
+        sa.CheckConstraint(
+            "ends_on IS NULL OR ends_on >= starts_on", name=op.f("ck_sanctions_dates_in_order")
+        ),
+        sa.ForeignKeyConstraint(
+            ["engagement_id"], ["engagements.id"], name=op.f("fk_sanctions_engagement_id_engagements")
+        ),
+        sa.ForeignKeyConstraint(["firm_id"], ["firms.id"], name=op.f("fk_sanctions_firm_id_firms")),
+        sa.ForeignKeyConstraint(
+            ["imposed_by_id"], ["users.id"], name=op.f("fk_sanctions_imposed_by_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sanctions")),
+    )
+    with op.batch_alter_table("sanctions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_sanctions_firm_id"), ["firm_id"], unique=False)
+
+    op.create_table(
+        "scores",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("assignment_id", sa.Integer(), nullable=False),
+        sa.Column("criterion_key", sa.String(length=50), nullable=False),
+        sa.Column("value", sa.Numeric(precision=6, scale=2, asdecimal=False), nullable=False),
+        sa.CheckConstraint("value >= 0", name=op.f("ck_scores_value_not_negative")),
+        sa.ForeignKeyConstraint(
+            ["assignment_id"],
+            ["evaluator_assignments.id"],
+            name=op.f("fk_scores_assignment_id_evaluator_assignments"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_scores")),
+        sa.UniqueConstraint("assignment_id", "criterion_key", name="uq_scores_assignment_criterion"),
+    )
+    with op.batch_alter_table("scores", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_scores_assignment_id"), ["assignment_id"], unique=False)
+
     with op.batch_alter_table("firms", schema=None) as batch_op:
         batch_op.create_foreign_key(
             batch_op.f("fk_firms_registered_by_id_users"),
@@ -446,10 +1041,69 @@ def downgrade():
     with op.batch_alter_table("firms", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_firms_registered_by_id_users"), type_="foreignkey")
 
+    with op.batch_alter_table("scores", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_scores_assignment_id"))
+
+    op.drop_table("scores")
+    with op.batch_alter_table("sanctions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sanctions_firm_id"))
+
+    op.drop_table("sanctions")
+    with op.batch_alter_table("engagement_history", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_engagement_history_engagement_id"))
+
+    op.drop_table("engagement_history")
+    with op.batch_alter_table("documents", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_documents_engagement_id"))
+        batch_op.drop_index("ix_documents_application_kind")
+
+    op.drop_table("documents")
+    with op.batch_alter_table("evaluator_assignments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_evaluator_assignments_evaluator_id"))
+        batch_op.drop_index(batch_op.f("ix_evaluator_assignments_application_id"))
+
+    op.drop_table("evaluator_assignments")
+    with op.batch_alter_table("engagements", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_engagements_programme_id"))
+        batch_op.drop_index(batch_op.f("ix_engagements_firm_id"))
+
+    op.drop_table("engagements")
+    with op.batch_alter_table("declared_supports", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_declared_supports_application_id"))
+
+    op.drop_table("declared_supports")
+    with op.batch_alter_table("application_history", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_application_history_application_id"))
+
+    op.drop_table("application_history")
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_deliveries_status")
+        batch_op.drop_index(batch_op.f("ix_deliveries_notice_id"))
+
+    op.drop_table("deliveries")
+    with op.batch_alter_table("applications", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_applications_firm_id"))
+        batch_op.drop_index("ix_applications_call_status")
+
+    op.drop_table("applications")
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_sessions_user_id"))
 
     op.drop_table("user_sessions")
+    with op.batch_alter_table("notices", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notices_send_at"))
+        batch_op.drop_index(batch_op.f("ix_notices_firm_id"))
+
+    op.drop_table("notices")
+    with op.batch_alter_table("firm_claims", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_firm_claims_user_id"))
+        batch_op.drop_index(batch_op.f("ix_firm_claims_firm_id"))
+
+    op.drop_table("firm_claims")
+    with op.batch_alter_table("email_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_email_tokens_user_id"))
+
+    op.drop_table("email_tokens")
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_calls_programme_id"))
         batch_op.drop_index(batch_op.f("ix_calls_closes_at"))
