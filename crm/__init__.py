@@ -80,14 +80,32 @@ def register_models() -> None:
 
 def register_blueprints(app: Flask) -> None:
     from crm.admin.views import bp as admin_bp
+    from crm.applications.views import bp as applications_bp
     from crm.auth.views import bp as auth_bp
     from crm.core.health import bp as health_bp
     from crm.dashboard.views import bp as dashboard_bp
+    from crm.documents.views import bp as documents_bp
+    from crm.evaluations.views import bp as evaluations_bp
     from crm.firms.views import bp as firms_bp
     from crm.organisation.views import bp as organisation_bp
+    from crm.portal.views import bp as portal_bp
     from crm.programmes.views import bp as programmes_bp
+    from crm.sanctions.views import bp as sanctions_bp
 
-    for blueprint in (health_bp, auth_bp, dashboard_bp, firms_bp, organisation_bp, programmes_bp, admin_bp):
+    for blueprint in (
+        health_bp,
+        auth_bp,
+        dashboard_bp,
+        portal_bp,
+        firms_bp,
+        sanctions_bp,
+        organisation_bp,
+        programmes_bp,
+        applications_bp,
+        documents_bp,
+        evaluations_bp,
+        admin_bp,
+    ):
         app.register_blueprint(blueprint)
 
 

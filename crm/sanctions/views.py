@@ -1,0 +1,7 @@
+"""sanctions pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("sanctions", __name__)
