@@ -166,7 +166,7 @@ class Application(TimestampMixin, db.Model):
     @classmethod
     def visible_to(cls, user: Any) -> sa.ColumnElement[bool]:
         """Admins all; a consortium manager its consortium's calls; a coordinator its institution's
-        programmes; a firm user its own firm's; an evaluator those assigned to it (and not recused)."""
+        programmes; a firm user its own firm's; an evaluator those assigned to it, once it has declared no conflict of interest."""
         from crm.auth.models import Role
         from crm.evaluations.models import AssignmentStatus, EvaluatorAssignment
         from crm.programmes.models import ProgrammeYear
@@ -192,7 +192,7 @@ class Application(TimestampMixin, db.Model):
             return cls.id.in_(
                 sa.select(EvaluatorAssignment.application_id).where(
                     EvaluatorAssignment.evaluator_id == user.id,
-                    EvaluatorAssignment.status != AssignmentStatus.recused,
+                    EvaluatorAssignment.status.in_(AssignmentStatus.may_see_application()),
                 )
             )
         return sa.false()
@@ -213,7 +213,9 @@ class ApplicationHistory(db.Model):
     from_status: Mapped[ApplicationStatus | None] = mapped_column(
         enum_type(ApplicationStatus, "from_application_status")
     )
-    to_status: Mapped[ApplicationStatus] = mapped_column(enum_type(ApplicationStatus, "to_application_status"))
+    to_status: Mapped[ApplicationStatus] = mapped_column(
+        enum_type(ApplicationStatus, "to_application_status")
+    )
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     reason: Mapped[str] = mapped_column(sa.Text, default="")

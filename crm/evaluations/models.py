@@ -33,6 +33,11 @@ class AssignmentStatus(LabelledEnum):
             cls.recused: _l("Conflict of interest — removed"),
         }
 
+    @classmethod
+    def may_see_application(cls) -> frozenset[AssignmentStatus]:
+        """An evaluator sees the application only after declaring no conflict of interest."""
+        return frozenset({cls.scoring, cls.submitted})
+
 
 ASSIGNMENT_TRANSITIONS: dict[AssignmentStatus, frozenset[AssignmentStatus]] = {
     AssignmentStatus.awaiting_declaration: frozenset({AssignmentStatus.scoring, AssignmentStatus.recused}),
