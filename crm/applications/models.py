@@ -166,7 +166,8 @@ class Application(TimestampMixin, db.Model):
     @classmethod
     def visible_to(cls, user: Any) -> sa.ColumnElement[bool]:
         """Admins all; a consortium manager its consortium's calls; a coordinator its institution's
-        programmes; a firm user its own firm's; an evaluator those assigned to it, once it has declared no conflict of interest."""
+        programmes; a firm user its own firm's; an evaluator those assigned to it, once it has declared no
+        conflict of interest."""
         from crm.auth.models import Role
         from crm.evaluations.models import AssignmentStatus, EvaluatorAssignment
         from crm.programmes.models import ProgrammeYear
