@@ -6,6 +6,8 @@ import itertools
 from datetime import date, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from crm.applications.models import Application, ApplicationHistory, ApplicationStatus, DeclaredSupport
 from crm.audit.models import AccessLog, AuditEvent
 from crm.auth.models import EmailToken, LoginFailure, Role, User, UserSession, hash_token
@@ -261,6 +263,18 @@ def make_firm_claim(user: User | None = None, firm: Firm | None = None, **kw: An
     return _save(FirmClaim(**{"user_id": user.id, "firm_id": firm.id, **kw}))
 
 
+def _link_once(firm: Firm, programme: Programme, kind: LinkKind) -> None:
+    """Relates the firm to the programme's consortium and institution, as applying or engaging does."""
+    link = {
+        "firm_id": firm.id,
+        "consortium_id": programme.programme_year.consortium_id,
+        "institution_id": programme.institution_id,
+        "kind": kind,
+    }
+    if db.session.scalar(sa.select(FirmLink.id).filter_by(**link)) is None:
+        _save(FirmLink(**link))
+
+
 def make_application(
     call: Call | None = None,
     firm: Firm | None = None,
@@ -271,15 +285,7 @@ def make_application(
     The firm is linked to the call's consortium as an applicant, as applying does."""
     call = call or make_call()
     firm = firm or make_firm()
-    programme = call.programme
-    _save(
-        FirmLink(
-            firm=firm,
-            consortium_id=programme.programme_year.consortium_id,
-            institution_id=programme.institution_id,
-            kind=LinkKind.applied,
-        )
-    )
+    _link_once(firm, call.programme, LinkKind.applied)
     values: dict[str, Any] = {
         "call": call,
         "firm": firm,
@@ -345,14 +351,7 @@ def make_engagement(programme: Programme | None = None, firm: Firm | None = None
     """An engagement, its firm linked to the programme's consortium as engaged."""
     programme = programme or make_programme()
     firm = firm or make_firm()
-    _save(
-        FirmLink(
-            firm=firm,
-            consortium_id=programme.programme_year.consortium_id,
-            institution_id=programme.institution_id,
-            kind=LinkKind.engaged,
-        )
-    )
+    _link_once(firm, programme, LinkKind.engaged)
     values = {"programme": programme, "firm": firm, "status": EngagementStatus.pending_agreement, **kw}
     return _save(Engagement(**values))
 
