@@ -150,7 +150,7 @@ def start_application(
         raise ValidationFailed(problems)
     application = Application(call=call, firm=firm, answers=_clean_answers(answers), created_by_id=actor.id)
     db.session.add(application)
-    _link_firm(firm, call.programme, LinkKind.applied)
+    link_firm(firm, call.programme, LinkKind.applied)
     db.session.flush()
     _add_history(application, None, S.draft, actor, "")
     record_audit("application.start", application, {"call_id": call.id, "firm_id": firm.id}, actor=actor)
@@ -165,7 +165,7 @@ def _call_closed_message(call: Call) -> str:
     )
 
 
-def _link_firm(firm: Firm, programme: Programme, kind: LinkKind) -> None:
+def link_firm(firm: Firm, programme: Programme, kind: LinkKind) -> None:
     """Relates the firm to the programme's consortium and institution, so their staff see it."""
     exists = db.session.scalar(
         sa.select(FirmLink.id).where(
@@ -565,7 +565,7 @@ def _create_engagement(application: Application, actor: User, override_reason: s
         duplicate_override_reason=override_reason,
     )
     db.session.add(engagement)
-    _link_firm(application.firm, application.programme, LinkKind.engaged)
+    link_firm(application.firm, application.programme, LinkKind.engaged)
     db.session.flush()
     db.session.add(
         EngagementHistory(

@@ -39,7 +39,12 @@ def eligibility_problems(application: Application, day: date | None = None) -> l
         problems.append(
             Problem(
                 "business_status",
-                str(_l("The business is %(status)s (휴업/폐업).", status=firm.business_status.title)),
+                str(
+                    _l(
+                        "The business is not operating (status: %(status)s).",
+                        status=firm.business_status.title,
+                    )
+                ),
             )
         )
     bans = db.session.scalars(

@@ -19,6 +19,7 @@ from crm.auth.models import Role, User
 from crm.auth.operations import hash_password
 from crm.core.time import kst_to_utc, today_kst, utcnow
 from crm.demo import data
+from crm.demo.applications import ApplicationSeeder
 from crm.demo.data import Industry, Region
 from crm.extensions import db
 from crm.firms.identifiers import brn_check_digit, corp_no_check_digit, hangul_initials
@@ -231,6 +232,8 @@ def seed_demo() -> bool:
     users = _users(consortia, institutions, {firm.name: firm for firm in firms})
 
     db.session.add_all([*programmes.values(), *calls, *firms, *users])
+    db.session.flush()
+    ApplicationSeeder(rng, now, today).seed(calls, {firm.name: firm for firm in firms})
     db.session.commit()
     return True
 
@@ -641,6 +644,7 @@ def _users(
                 role=role,
                 password_hash=password_hash,
                 password_changed_at=now,
+                email_verified_at=now,
                 **values,
             )
         )

@@ -172,8 +172,7 @@ def test_firm_profiles_are_consistent_and_realistic(seeded):
         for contact in firm.contacts:
             assert PHONE.match(contact.phone) and "@" in contact.email
             assert contact.consent_privacy_at is not None
-        (link,) = firm.links
-        assert link.kind is LinkKind.registered
+        (link,) = [link for link in firm.links if link.kind is LinkKind.registered]
         consortium = db.session.get(Consortium, link.consortium_id)
         assert consortium.sido_code == firm.sido_code
         assert db.session.get(Institution, link.institution_id).consortium_id == consortium.id
@@ -228,9 +227,30 @@ def test_demo_accounts_with_roles_scopes_and_password(seeded):
     for user in firm_users:
         assert user.firm.sido_code == "31"
         # the two demo firms are registered by coordinator@example.com's institution
-        assert {link.institution_id for link in user.firm.links} == {
-            users["coordinator@example.com"].institution_id
-        }
+        registered = [link for link in user.firm.links if link.kind is LinkKind.registered]
+        assert {link.institution_id for link in registered} == {users["coordinator@example.com"].institution_id}
+
+
+def test_applications_at_every_stage_with_documents_history_and_engagements(seeded):
+    from crm.applications.models import Application, ApplicationStatus
+    from crm.engagements.models import Engagement
+
+    applications = db.session.scalars(sa.select(Application)).all()
+    statuses = Counter(a.status for a in applications)
+    for status in ApplicationStatus:
+        if status not in (ApplicationStatus.presentation, ApplicationStatus.document_review):
+            assert statuses[status] >= 1, status
+    for application in applications:
+        assert application.history[0].to_status is ApplicationStatus.draft
+        assert application.history[-1].to_status is application.status
+        if application.status is not ApplicationStatus.draft:
+            assert not application.missing_document_kinds
+    selected = [a for a in applications if a.status is ApplicationStatus.selected]
+    engaged = set(db.session.scalars(sa.select(Engagement.application_id)))
+    assert {a.id for a in selected} == engaged
+    demo_firm = db.session.scalar(sa.select(User).where(User.email == "firm@example.com")).firm
+    own = [a for a in applications if a.firm_id == demo_firm.id]
+    assert any(a.status is ApplicationStatus.supplement_requested and a.supplement_due_on for a in own)
 
 
 def test_second_run_changes_nothing(seeded):
