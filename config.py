@@ -68,6 +68,7 @@ class Config:
 
     PAGE_SIZE = 25
     MAX_CONTENT_LENGTH = 25 * 1024 * 1024
+    DOCUMENT_MAX_BYTES = 20 * 1024 * 1024
 
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")

@@ -63,3 +63,13 @@ class NotPermitted(OperationError):
         from flask_babel import lazy_gettext as _l
 
         super().__init__(message or _l("You may not make this change."))
+
+
+class TooLarge(OperationError):
+    """An upload over the size limit: 413, whatever the request's own limit let through."""
+
+    code = "too_large"
+    status = 413
+
+    def __init__(self, message: Any, fields: dict[str, list[Any]] | None = None) -> None:
+        super().__init__(message, fields)
