@@ -182,7 +182,12 @@ def make_user(role: Role = Role.coordinator, **kw: Any) -> User:
     """A user with a valid scope for its role (created on the fly unless given) and the password PASSWORD."""
     n = _n()
     password = kw.pop("password", PASSWORD)
-    values: dict[str, Any] = {"email": f"user{n}@example.com", "name": f"사용자{n}", "role": role}
+    values: dict[str, Any] = {
+        "email": f"user{n}@example.com",
+        "name": f"사용자{n}",
+        "role": role,
+        "email_verified_at": utcnow(),
+    }
     if role is Role.coordinator and "institution" not in kw and "institution_id" not in kw:
         kw["institution"] = make_institution(kw.pop("consortium", None))
     if role is Role.coordinator and "institution" in kw:

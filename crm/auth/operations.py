@@ -26,7 +26,19 @@ class AuthError(OperationError):
     status = 401
 
 
+# EmailToken.purpose of the links that confirm a portal account's address.
+VERIFY_EMAIL = "verify_email"
+
+
+class EmailNotVerified(AuthError):
+    """The password was right but the portal account has not confirmed its address yet."""
+
+    code = "email_unverified"
+    status = 403
+
+
 INVALID_CREDENTIALS = _l("The e-mail or password is not correct.")
+UNVERIFIED = _l("Confirm your e-mail address first: open the link in the e-mail we sent when you signed up.")
 LOCKED = _l("Too many failed sign-ins. For your security, sign-in is paused for 15 minutes for this account.")
 
 
@@ -61,6 +73,12 @@ def _recent_failures(email: str) -> int:
     )
 
 
+def awaits_verification(user: User) -> bool:
+    """A portal account whose address is not confirmed yet. Accounts an admin makes are confirmed at
+    creation (the admin vouches for the address), so only self sign-ups ever wait."""
+    return user.role is Role.firm_user and user.email_verified_at is None
+
+
 def authenticate(email: str, password: str) -> User:
     """Returns the user or raises AuthError with a message that never tells whether the account exists.
 
@@ -73,6 +91,9 @@ def authenticate(email: str, password: str) -> User:
     user = db.session.scalar(sa.select(User).where(User.email == email))
     password_ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
     if user is not None and password_ok and user.is_active:
+        # Told only to whoever knows the password, so it reveals nothing about which accounts exist.
+        if awaits_verification(user):
+            raise EmailNotVerified(UNVERIFIED)
         db.session.execute(sa.delete(LoginFailure).where(LoginFailure.email == email))
         user.last_login_at = utcnow()
         record_audit("auth.login", user, actor=user)
@@ -149,6 +170,7 @@ def create_user(data: UserData, password: str, actor: User | None = None) -> Use
         locale=data.locale,
         password_hash=hash_password(password),
         password_changed_at=utcnow(),
+        email_verified_at=utcnow(),  # an admin creating the account vouches for the address
         **_normalised_scope(data),
     )
     db.session.add(user)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from markupsafe import Markup
 
 from crm.auth import operations
 from crm.auth.forms import LanguageForm, LoginForm, PasswordChangeForm
@@ -19,7 +20,7 @@ bp = Blueprint("auth", __name__)
 
 def home_for(user) -> str:
     if user.role is Role.firm_user:
-        return url_for("dashboard.portal_home")
+        return url_for("portal.home")
     if user.role is Role.admin:
         return url_for("admin.users")
     return url_for("dashboard.index")
@@ -43,6 +44,17 @@ def login():
     if form.validate_on_submit():
         try:
             user = operations.authenticate(form.email.data, form.password.data)
+        except operations.EmailNotVerified as error:
+            form.password.data = ""
+            flash(
+                Markup('{} <a href="{}">{}</a>').format(
+                    error.message,
+                    url_for("portal.resend_verification"),
+                    _("Send a new confirmation link"),
+                ),
+                "warning",
+            )
+            return render_template("auth/login.html", form=form), 200
         except OperationError as error:
             db.session.commit()  # keep the failure count even though sign-in failed
             form.password.data = ""

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, render_template
 from flask_login import current_user
 
 from crm.auth.models import Role
@@ -30,12 +30,3 @@ def index():
         sa.select(sa.func.count()).select_from(Firm).where(Firm.visible_to(current_user))
     )
     return render_template("dashboard/index.html", programmes=programmes, firm_count=firm_count)
-
-
-@bp.get("/portal")
-@allow(Role.firm_user)
-def portal_home():
-    firm = db.session.get(Firm, current_user.firm_id) if current_user.firm_id else None
-    if firm is None:
-        abort(404)
-    return render_template("dashboard/portal_home.html", firm=firm)

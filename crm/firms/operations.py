@@ -137,7 +137,7 @@ def _require_contacts_visible(firm: Firm, actor: User) -> None:
 # --- firms ------------------------------------------------------------------------------------------
 
 
-def _firm_values(data: FirmData) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+def firm_values_and_problems(data: FirmData) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """Normalised column values (everything but the BRN) and the problems found."""
     problems: dict[str, list[Any]] = {}
     name = (data.name or "").strip()
@@ -258,7 +258,7 @@ def register_firm(data: FirmData, actor: User) -> Firm:
         brn = normalize_brn(data.brn)
         if (existing := _existing_by_brn(brn)) is not None:
             raise _duplicate(existing, actor)
-    values, value_problems = _firm_values(data)
+    values, value_problems = firm_values_and_problems(data)
     problems.update(value_problems)
     if problems:
         raise ValidationFailed(problems)
@@ -282,7 +282,7 @@ def register_firm(data: FirmData, actor: User) -> Firm:
 def update_firm(firm: Firm, data: FirmData, actor: User) -> Firm:
     """Changes everything but the BRN, which identifies the firm for good."""
     _require_visible(firm, actor)
-    values, problems = _firm_values(data)
+    values, problems = firm_values_and_problems(data)
     if problems:
         raise ValidationFailed(problems)
     if values.get("business_status") != firm.business_status:
@@ -354,7 +354,7 @@ def open_contact_for_edit(contact: Contact, actor: User) -> Contact:
     return contact
 
 
-def _contact_values(data: ContactData, contact: Contact | None) -> dict[str, Any]:
+def contact_values(data: ContactData, contact: Contact | None) -> dict[str, Any]:
     problems: dict[str, list[Any]] = {}
     name = (data.name or "").strip()
     if not name:
@@ -381,7 +381,7 @@ def _contact_values(data: ContactData, contact: Contact | None) -> dict[str, Any
     }
 
 
-def _one_primary(firm: Firm, keep: Contact) -> None:
+def keep_one_primary(firm: Firm, keep: Contact) -> None:
     for other in firm.contacts:
         if other is not keep and other.is_primary:
             other.is_primary = False
@@ -389,11 +389,11 @@ def _one_primary(firm: Firm, keep: Contact) -> None:
 
 def add_contact(firm: Firm, data: ContactData, actor: User) -> Contact:
     _require_contacts_visible(firm, actor)
-    contact = Contact(firm=firm, **_contact_values(data, None))
+    contact = Contact(firm=firm, **contact_values(data, None))
     db.session.add(contact)
     db.session.flush()
     if contact.is_primary:
-        _one_primary(firm, contact)
+        keep_one_primary(firm, contact)
     # The audit trail names the fields, not the personal data itself.
     record_audit("contact.create", contact, {"firm_id": firm.id}, actor=actor)
     return contact
@@ -401,12 +401,12 @@ def add_contact(firm: Firm, data: ContactData, actor: User) -> Contact:
 
 def update_contact(contact: Contact, data: ContactData, actor: User) -> Contact:
     _require_contacts_visible(contact.firm, actor)
-    values = _contact_values(data, contact)
+    values = contact_values(data, contact)
     changed = sorted(diff(contact, values))
     for key, value in values.items():
         setattr(contact, key, value)
     if contact.is_primary:
-        _one_primary(contact.firm, contact)
+        keep_one_primary(contact.firm, contact)
     db.session.flush()
     if changed:
         record_audit("contact.update", contact, {"firm_id": contact.firm_id, "fields": changed}, actor=actor)

@@ -49,6 +49,10 @@ class FirmClaim(db.Model):
         enum_type(ClaimStatus, "claim_status"), default=ClaimStatus.pending
     )
     message: Mapped[str] = mapped_column(sa.Text, default="")  # what the applicant says about itself
+    # What the claimant typed at sign-up for the contact record it becomes once approved.
+    phone: Mapped[str] = mapped_column(sa.String(30), default="")
+    consent_admin_info_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    consent_marketing_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

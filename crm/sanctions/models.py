@@ -67,6 +67,8 @@ class Sanction(TimestampMixin, db.Model):
     engagement_id: Mapped[int | None] = mapped_column(sa.ForeignKey("engagements.id"))
     imposed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lifted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    lift_reason: Mapped[str] = mapped_column(sa.Text, default="")
 
     firm: Mapped[Firm] = relationship()
 

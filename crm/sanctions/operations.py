@@ -207,8 +207,8 @@ def update_sanction(sanction: Sanction, data: SanctionUpdate, actor: User) -> Sa
 
 
 def lift_sanction(sanction: Sanction, reason: str, actor: User) -> Sanction:
-    """Ends a sanction early (e.g. after a settlement or a court ruling); the reason goes to the audit
-    trail. Lifting twice is refused."""
+    """Ends a sanction early (e.g. after a settlement or a court ruling), keeping who and why. Lifting twice
+    is refused."""
     _require_change(sanction, actor)
     if sanction.lifted_at is not None:
         raise RuleViolation("already_lifted", _l("This sanction was already lifted."))
@@ -217,6 +217,8 @@ def lift_sanction(sanction: Sanction, reason: str, actor: User) -> Sanction:
         raise ValidationFailed({"reason": [_l("Enter why the sanction is lifted.")]})
     lifted_at = utcnow()
     sanction.lifted_at = lifted_at
+    sanction.lifted_by_id = actor.id
+    sanction.lift_reason = reason
     db.session.flush()
     record_audit(
         "sanction.lift",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 00:53:43.696838
+Create Date: 2026-11-22 01:04:24.258142
 
 """
 
@@ -449,6 +449,9 @@ def upgrade():
             nullable=False,
         ),
         sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("phone", sa.String(length=30), nullable=False),
+        sa.Column("consent_admin_info_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("consent_marketing_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("decided_by_id", sa.Integer(), nullable=True),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
@@ -985,6 +988,8 @@ def upgrade():
         sa.Column("engagement_id", sa.Integer(), nullable=True),
         sa.Column("imposed_by_id", sa.Integer(), nullable=True),
         sa.Column("lifted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lifted_by_id", sa.Integer(), nullable=True),
+        sa.Column("lift_reason", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
@@ -1000,6 +1005,7 @@ def upgrade():
         sa.ForeignKeyConstraint(
             ["imposed_by_id"], ["users.id"], name=op.f("fk_sanctions_imposed_by_id_users")
         ),
+        sa.ForeignKeyConstraint(["lifted_by_id"], ["users.id"], name=op.f("fk_sanctions_lifted_by_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sanctions")),
     )
     with op.batch_alter_table("sanctions", schema=None) as batch_op:

@@ -228,7 +228,8 @@ def test_demo_accounts_with_roles_scopes_and_password(seeded):
         assert user.firm.sido_code == "31"
         # the two demo firms are registered by coordinator@example.com's institution
         registered = [link for link in user.firm.links if link.kind is LinkKind.registered]
-        assert {link.institution_id for link in registered} == {users["coordinator@example.com"].institution_id}
+        coordinator = users["coordinator@example.com"]
+        assert {link.institution_id for link in registered} == {coordinator.institution_id}
 
 
 def test_applications_at_every_stage_with_documents_history_and_engagements(seeded):
