@@ -223,3 +223,14 @@ class CallForm(FlaskForm):
         ),
         render_kw={"rows": 4},
     )
+    criteria = ParsedTextAreaField(
+        _l("Evaluation criteria"),
+        parse=operations.parse_criteria,
+        render=lambda rows: operations.format_lines(rows, ("key", "label", "weight", "max_score")),
+        description=_l(
+            "One per line: key | label | weight | max score, e.g. feasibility | 실현가능성 | 60 | 10. "
+            "Evaluators score each criterion from 0 to its max score; "
+            "the weights decide how much each counts."
+        ),
+        render_kw={"rows": 4},
+    )

@@ -3,6 +3,7 @@ function per verb (never committing)."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -316,6 +317,92 @@ def parse_questions(text: str) -> tuple[list[dict[str, Any]], list[Any]]:
     return questions, errors
 
 
+# Scores are stored with two decimals (up to 9,999.99), so a criterion's scale stays well inside that.
+MAX_CRITERION_SCORE = 1000
+
+
+def _positive_number(text: str) -> Any:
+    """'10' → 10, '7.5' → 7.5; anything else comes back as typed so the message can quote it."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return text
+    return int(number) if number.is_integer() else number
+
+
+def _criterion_errors(number: int, criterion: dict[str, Any], seen: dict[str, int]) -> list[Any]:
+    errors: list[Any] = []
+    key = criterion.get("key") or ""
+    if not isinstance(key, str) or not _SLUG.match(key):
+        errors.append(_l("Line %(n)s: the key “%(value)s” may use only a–z, 0–9 and _.", n=number, value=key))
+    elif key in seen:
+        errors.append(_duplicate_error(number, key, seen[key]))
+    else:
+        seen[key] = number
+    if not criterion.get("label"):
+        errors.append(_l("Line %(n)s: the label is missing.", n=number))
+    weight = criterion.get("weight")
+    if not isinstance(weight, int) or isinstance(weight, bool) or weight <= 0:
+        errors.append(
+            _l(
+                "Line %(n)s: the weight “%(value)s” must be a whole number above 0.",
+                n=number,
+                value=weight if weight is not None else "",
+            )
+        )
+    max_score = criterion.get("max_score")
+    if (
+        not isinstance(max_score, int | float)
+        or isinstance(max_score, bool)
+        or not 0 < max_score <= MAX_CRITERION_SCORE
+    ):
+        errors.append(
+            _l(
+                "Line %(n)s: the max score “%(value)s” must be a number above 0 and at most %(max)s.",
+                n=number,
+                value=max_score if max_score is not None else "",
+                max=f"{MAX_CRITERION_SCORE:,}",
+            )
+        )
+    return errors
+
+
+def criterion_errors(criteria: list[dict[str, Any]]) -> list[Any]:
+    seen: dict[str, int] = {}
+    return [e for n, criterion in enumerate(criteria, 1) for e in _criterion_errors(n, criterion, seen)]
+
+
+def parse_criteria(text: str) -> tuple[list[dict[str, Any]], list[Any]]:
+    """One evaluation criterion per line: `key | label | weight | max score`, e.g.
+    `feasibility | 실현가능성 | 60 | 10`. The weight is a whole number; the max score may have decimals."""
+    criteria: list[dict[str, Any]] = []
+    errors: list[Any] = []
+    seen: dict[str, int] = {}
+    for number, line in _numbered_lines(text):
+        parts = _split_line(line)
+        if len(parts) != 4:
+            errors.append(_l("Line %(n)s: write four parts: key | label | weight | max score.", n=number))
+            continue
+        key, label, weight, max_score = parts
+        try:
+            weight_value: Any = int(weight)
+        except ValueError:
+            weight_value = weight
+        criterion = {
+            "key": key,
+            "label": label,
+            "weight": weight_value,
+            "max_score": _positive_number(max_score),
+        }
+        if line_errors := _criterion_errors(number, criterion, seen):
+            errors.extend(line_errors)
+        else:
+            criteria.append(criterion)
+    return criteria, errors
+
+
 def format_lines(rows: list[dict[str, Any]] | None, keys: tuple[str, ...]) -> str:
     def show(value: Any) -> str:
         if value is True:
@@ -521,6 +608,7 @@ class CallData:
     eligibility_text: str = ""
     required_documents: list[dict[str, str]] = field(default_factory=list)
     questions: list[dict[str, Any]] = field(default_factory=list)
+    criteria: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _call_problems(data: CallData) -> Problems:
@@ -541,7 +629,25 @@ def _call_problems(data: CallData) -> Problems:
         problems["required_documents"] = errors
     if errors := question_errors(data.questions):
         problems["questions"] = errors
+    if errors := criterion_errors(data.criteria):
+        problems["criteria"] = errors
     return problems
+
+
+def _has_scores(call: Call) -> bool:
+    from crm.applications.models import Application
+    from crm.evaluations.models import EvaluatorAssignment, Score
+
+    return bool(
+        db.session.scalar(
+            sa.select(sa.literal(True))
+            .select_from(Score)
+            .join(EvaluatorAssignment, Score.assignment_id == EvaluatorAssignment.id)
+            .join(Application, EvaluatorAssignment.application_id == Application.id)
+            .where(Application.call_id == call.id)
+            .limit(1)
+        )
+    )
 
 
 def _call_values(data: CallData) -> dict[str, Any]:
@@ -567,7 +673,13 @@ def create_call(programme: Programme, data: CallData, actor: User) -> Call:
 def update_call(call: Call, data: CallData, actor: User) -> Call:
     require(call.programme.can_manage(actor))
     values = _call_values(data)
-    if problems := _call_problems(CallData(**values)):
+    problems = _call_problems(CallData(**values))
+    # Totals already given were weighed by the old criteria: changing them would make results incomparable.
+    if "criteria" not in problems and values["criteria"] != (call.criteria or []) and _has_scores(call):
+        problems["criteria"] = [
+            _l("Evaluators have already entered scores for this call, so its criteria can no longer change.")
+        ]
+    if problems:
         raise ValidationFailed(problems)
     apply_changes(call, values, "call.update", actor)
     return call

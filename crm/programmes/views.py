@@ -14,6 +14,7 @@ from crm.core.exceptions import OperationError
 from crm.core.forms import render_form, show_operation_error
 from crm.core.pagination import paginate
 from crm.core.time import kst_to_utc, to_kst
+from crm.evaluations.operations import may_see_ranking
 from crm.extensions import db
 from crm.organisation.models import Consortium, Institution
 from crm.programmes import operations
@@ -273,6 +274,7 @@ def _call_data(form: CallForm) -> operations.CallData:
         eligibility_text=form.eligibility_text.data or "",
         required_documents=form.required_documents.data or [],
         questions=form.questions.data or [],
+        criteria=form.criteria.data or [],
     )
 
 
@@ -286,6 +288,7 @@ def _call_form_values(call: Call) -> dict[str, Any]:
         "eligibility_text": call.eligibility_text,
         "required_documents": call.required_documents,
         "questions": call.questions,
+        "criteria": call.criteria,
     }
 
 
@@ -316,6 +319,7 @@ def call(call_id: int):
         programme=call.programme,
         status=call.status(),
         can_manage=call.programme.can_manage(current_user),
+        may_rank=may_see_ranking(call, current_user),
     )
 
 
