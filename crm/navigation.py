@@ -15,8 +15,21 @@ _MENU: list[tuple[str, Any, frozenset[Role]]] = [
         _l("Dashboard"),
         frozenset({Role.consortium_manager, Role.coordinator, Role.national_viewer, Role.evaluator}),
     ),
-    ("dashboard.portal_home", _l("My firm"), frozenset({Role.firm_user})),
+    ("portal.home", _l("My firm"), frozenset({Role.firm_user})),
+    ("applications.portal_calls", _l("Open calls"), frozenset({Role.firm_user})),
+    ("applications.portal_list", _l("My applications"), frozenset({Role.firm_user})),
+    ("evaluations.index", _l("My evaluations"), frozenset({Role.evaluator})),
     ("firms.index", _l("Firms"), frozenset({Role.admin, Role.consortium_manager, Role.coordinator})),
+    (
+        "applications.index",
+        _l("Applications"),
+        frozenset({Role.admin, Role.consortium_manager, Role.coordinator}),
+    ),
+    (
+        "portal.claims",
+        _l("Account requests"),
+        frozenset({Role.admin, Role.consortium_manager, Role.coordinator}),
+    ),
     (
         "programmes.index",
         _l("Programmes"),
