@@ -189,6 +189,7 @@ class BulkDecisionForm(FlaskForm):
     decision = StringField()
     reason = TextAreaField()
     confirm_over_capacity = BooleanField()
+    confirm = BooleanField()  # required for a rejection, which is final
     next = HiddenField()
 
 

@@ -74,7 +74,7 @@ class ApplicationStatus(LabelledEnum):
         if self in (ApplicationStatus.supplement_requested, ApplicationStatus.reserve):
             return "badge-warn"
         if self in (ApplicationStatus.ineligible, ApplicationStatus.rejected):
-            return "badge-bad"
+            return "badge-danger"
         return ""
 
     @property

@@ -10,10 +10,9 @@ from functools import wraps
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from jinja2 import TemplateNotFound
 from sqlalchemy.orm import selectinload
 
 from crm.applications import operations
@@ -47,6 +46,7 @@ from crm.core.pagination import paginate
 from crm.core.time import today_kst
 from crm.core.urls import safe_next
 from crm.evaluations.models import AssignmentStatus, EvaluatorAssignment
+from crm.evaluations.operations import results_for_application
 from crm.extensions import db
 from crm.firms.models import Firm
 from crm.programmes.models import Call, Programme
@@ -59,38 +59,6 @@ STAFF = (Role.admin, Role.consortium_manager, Role.coordinator)
 # (A withdrawal's reason is the firm's own words.)
 REASONS_THE_FIRM_READS = frozenset({S.supplement_requested, S.ineligible, S.rejected, S.withdrawn})
 _SEPARATORS = re.compile(r"[\s\-]")
-
-
-# --- Template helpers: pages pick up the documents and evaluations parts once those exist ------------------
-
-
-@bp.app_template_global()
-def has_endpoint(name: str) -> bool:
-    return name in current_app.view_functions
-
-
-@bp.app_template_global()
-def template_exists(name: str) -> bool:
-    try:
-        current_app.jinja_env.get_template(name)
-    except TemplateNotFound:
-        return False
-    return True
-
-
-def _url_or_path(endpoint: str, path: str, **values: Any) -> str:
-    return url_for(endpoint, **values) if has_endpoint(endpoint) else path
-
-
-def _evaluation_result(application: Application) -> tuple[bool, Any]:
-    """(whether the evaluations part is there, its result for the application)."""
-    try:
-        from crm.evaluations.operations import results_for_application
-    except ImportError:
-        return False, None
-    if not template_exists("evaluations/_results.html"):
-        return False, None
-    return True, results_for_application(application)
 
 
 def _refusal_status(error: OperationError) -> int:
@@ -114,7 +82,7 @@ def firm_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if current_user.firm_id is None:
             flash(_("Your account is not linked to a firm yet, so you cannot apply."), "warning")
-            return redirect(_url_or_path("portal.home", "/portal"))
+            return redirect(url_for("portal.home"))
         return view(*args, **kwargs)
 
     return wrapper
@@ -547,7 +515,7 @@ def _render_staff_detail(
             forms[target] = fresh.for_target(target)
     conflicts = duplicate_support_conflicts(application) if S.selected in moves else []
     at_capacity = S.selected in moves and selected_count(application.call_id) >= application.call.capacity
-    show_evaluation, evaluation_result = _evaluation_result(application)
+    evaluation_result = results_for_application(application)
     history = db.session.scalars(
         sa.select(ApplicationHistory)
         .where(ApplicationHistory.application_id == application.id)
@@ -573,7 +541,6 @@ def _render_staff_detail(
         selected=selected_count(application.call_id),
         eligibility=_eligibility(application),
         recheck_form=ActionForm(formdata=None),
-        show_evaluation=show_evaluation,
         evaluation_result=evaluation_result,
         history=history,
         can_upload=not application.status.is_final,
@@ -594,11 +561,7 @@ def detail(application_id: int):
         )
         if assignment_id is None:
             abort(404)
-        return redirect(
-            _url_or_path(
-                "evaluations.assignment", f"/evaluations/{assignment_id}", assignment_id=assignment_id
-            )
-        )
+        return redirect(url_for("evaluations.assignment", assignment_id=assignment_id))
     return _render_staff_detail(_staff_application(application_id))
 
 
@@ -654,9 +617,7 @@ def recheck(application_id: int):
 
 
 def _decisions_back_url(call: Call) -> str:
-    if has_endpoint("evaluations.ranking"):
-        return url_for("evaluations.ranking", call_id=call.id)
-    return url_for(".queue", call_id=call.id)
+    return url_for("evaluations.ranking", call_id=call.id)
 
 
 @bp.post("/calls/<int:call_id>/decisions")
@@ -691,6 +652,9 @@ def bulk_decide(call_id: int):
         )
         if not applications:
             abort(404)
+    if decision is S.rejected and not form.confirm.data:
+        flash(_("Tick the confirmation to reject: a rejection is final and the firms are told."), "error")
+        return redirect(back)
     try:
         outcome = operations.decide_many(
             applications,

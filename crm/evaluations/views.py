@@ -12,7 +12,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import selectinload
-from werkzeug.routing import BuildError
 
 from crm.applications.models import Application, ApplicationStatus
 from crm.auth.models import Role, User
@@ -33,20 +32,6 @@ MANAGERS = (Role.admin, Role.consortium_manager)
 RANKING_READERS = (Role.admin, Role.consortium_manager, Role.coordinator)
 # The applications the evaluators page lists: under review, or decided after review (drafts stay private).
 LISTED_STATUSES = operations.ASSIGNABLE_STATUSES | operations.RANKED_STATUSES
-
-
-@bp.app_template_global()
-def has_endpoint(name: str) -> bool:
-    """Lets a template link to a page another part of the app may not have registered yet."""
-    return name in current_app.view_functions
-
-
-@bp.app_template_global()
-def document_url(document: Any) -> str:
-    try:
-        return url_for("documents.download", document_id=document.id)
-    except BuildError:  # the documents pages are not registered yet: their stable address
-        return f"/documents/{document.id}"
 
 
 class ListPagination(Pagination):

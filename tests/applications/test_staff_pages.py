@@ -472,12 +472,19 @@ def test_bulk_decisions_over_capacity_change_nothing_without_confirmation(app, w
 def test_bulk_rejection_needs_a_reason_and_unknown_ids_are_not_found(app, world):
     application = ready(world, S.document_review)
     staff = browser(app, world["coordinator"].email)
-    bulk(staff, world["call"].id, [application.id], "rejected")
+    bulk(staff, world["call"].id, [application.id], "rejected", confirm="y")
     assert fresh(application.id).status is S.document_review
     assert "Give the reason for the decision" in staff.get(
         f"/calls/{world['call'].id}/applications"
     ).get_data(as_text=True)
-    assert bulk(staff, world["call"].id, [application.id], "rejected", reason="예산 소진").status_code == 302
+    bulk(staff, world["call"].id, [application.id], "rejected", reason="예산 소진")  # not confirmed
+    assert fresh(application.id).status is S.document_review
+    assert (
+        bulk(
+            staff, world["call"].id, [application.id], "rejected", reason="예산 소진", confirm="y"
+        ).status_code
+        == 302
+    )
     assert fresh(application.id).status is S.rejected
     assert bulk(staff, world["call"].id, [999_999], "rejected", reason="x").status_code == 404
     outsider = browser(
