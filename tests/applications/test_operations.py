@@ -58,10 +58,7 @@ def setup(app_ctx):
     call = make_call(programme, capacity=2)
     firm = make_firm(sme_certificate_expires_on=date(2030, 1, 1))
     make_contact(firm, email="ceo@firm.example")
-    firm_user = make_user(
-        Role.firm_user,
-        firm=firm,
-    )
+    firm_user = make_user(Role.firm_user, firm=firm)
     coordinator = make_user(Role.coordinator, institution=institution)
     manager = make_user(Role.consortium_manager, consortium=consortium)
     return {
