@@ -457,18 +457,23 @@ def _pre_ineligible(application: Application, actor: User, options: TransitionOp
     _require_reason(reason, _l("Give the reason the application is ineligible; the firm is told."))
 
 
+def _require_eligible(application: Application) -> None:
+    problems = run_eligibility_check(application)
+    if problems:
+        raise RuleViolation(
+            "ineligible",
+            _l(
+                "The eligibility check found problems: %(problems)s",
+                problems=" ".join(p.message for p in problems),
+            ),
+            problems=[p.as_dict() for p in problems],
+        )
+
+
 def _pre_advance(application: Application, actor: User, options: TransitionOptions, reason: str) -> None:
+    """Leaving the eligibility stage needs a clean check; later stages were checked on the way in."""
     if application.status is S.eligibility:
-        problems = run_eligibility_check(application)
-        if problems:
-            raise RuleViolation(
-                "ineligible",
-                _l(
-                    "The eligibility check found problems: %(problems)s",
-                    problems=" ".join(p.message for p in problems),
-                ),
-                problems=[p.as_dict() for p in problems],
-            )
+        _require_eligible(application)
 
 
 def _pre_rejected(application: Application, actor: User, options: TransitionOptions, reason: str) -> None:
@@ -482,16 +487,7 @@ def _pre_reserve(application: Application, actor: User, options: TransitionOptio
 def _pre_selected(
     application: Application, actor: User, options: TransitionOptions, reason: str
 ) -> dict[str, Any] | None:
-    problems = run_eligibility_check(application)
-    if problems:
-        raise RuleViolation(
-            "ineligible",
-            _l(
-                "The eligibility check found problems: %(problems)s",
-                problems=" ".join(p.message for p in problems),
-            ),
-            problems=[p.as_dict() for p in problems],
-        )
+    _require_eligible(application)  # again at selection: a ban or a closure may have come since
     extra: dict[str, Any] | None = None
     conflicts = duplicate_support_conflicts(application)
     if conflicts:

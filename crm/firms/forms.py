@@ -174,6 +174,16 @@ class ContactForm(FlaskForm):
         )
 
 
+    @classmethod
+    def for_contact(cls, contact: Any) -> ContactForm:
+        """The edit form of a contact, its consent boxes ticked where a consent is on record."""
+        return cls(
+            obj=contact,
+            consent_privacy=contact.consent_privacy_at is not None,
+            consent_admin_info=contact.consent_admin_info_at is not None,
+            consent_marketing=contact.consent_marketing_at is not None,
+        )
+
 class ConfirmDeleteForm(FlaskForm):
     confirm = BooleanField(
         _l("Yes, delete this contact and its personal data"),

@@ -171,12 +171,7 @@ def contact_new(firm_id: int):
 def contact_edit(firm_id: int, contact_id: int):
     firm = _visible_firm(firm_id)
     contact = _visible_contact(firm, contact_id)
-    form = ContactForm(
-        obj=contact,
-        consent_privacy=contact.consent_privacy_at is not None,
-        consent_admin_info=contact.consent_admin_info_at is not None,
-        consent_marketing=contact.consent_marketing_at is not None,
-    )
+    form = ContactForm.for_contact(contact)
     if form.validate_on_submit():
         try:
             operations.update_contact(contact, form.to_data(), current_user)

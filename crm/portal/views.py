@@ -264,12 +264,7 @@ def contact_edit(contact_id: int):
     if firm is None:
         return _to_home()
     contact = _own_contact(firm, contact_id)
-    form = ContactForm(
-        obj=contact,
-        consent_privacy=contact.consent_privacy_at is not None,
-        consent_admin_info=contact.consent_admin_info_at is not None,
-        consent_marketing=contact.consent_marketing_at is not None,
-    )
+    form = ContactForm.for_contact(contact)
     if form.validate_on_submit():
         try:
             operations.update_own_contact(contact, form.to_data(), current_user)
