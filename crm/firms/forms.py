@@ -173,7 +173,6 @@ class ContactForm(FlaskForm):
             consent_marketing=bool(self.consent_marketing.data),
         )
 
-
     @classmethod
     def for_contact(cls, contact: Any) -> ContactForm:
         """The edit form of a contact, its consent boxes ticked where a consent is on record."""
@@ -183,6 +182,7 @@ class ContactForm(FlaskForm):
             consent_admin_info=contact.consent_admin_info_at is not None,
             consent_marketing=contact.consent_marketing_at is not None,
         )
+
 
 class ConfirmDeleteForm(FlaskForm):
     confirm = BooleanField(
