@@ -387,7 +387,7 @@ def transition(
         actor=actor,
     )
     if target is S.selected:
-        _create_engagement(application, actor, options.override_reason if extra_audit else "")
+        create_engagement(application, actor, options.override_reason if extra_audit else "")
     _notify_status(application, target)
     return application
 
@@ -551,13 +551,15 @@ def recheck_eligibility(application: Application, actor: User) -> list:
     return problems
 
 
-def _create_engagement(application: Application, actor: User, override_reason: str) -> Engagement:
+def create_engagement(application: Application, actor: User | None, override_reason: str = "") -> Engagement:
+    """The selected application's engagement, awaiting its agreement; its coordinator is the coordinator who
+    selected it (a manager's selection leaves it to be assigned)."""
     engagement = Engagement(
         firm_id=application.firm_id,
         programme_id=application.call.programme_id,
         application_id=application.id,
         status=EngagementStatus.pending_agreement,
-        coordinator_id=actor.id if actor.role is Role.coordinator else None,
+        coordinator_id=actor.id if actor is not None and actor.role is Role.coordinator else None,
         duplicate_override_reason=override_reason,
     )
     db.session.add(engagement)
@@ -568,7 +570,7 @@ def _create_engagement(application: Application, actor: User, override_reason: s
             engagement_id=engagement.id,
             from_status=None,
             to_status=EngagementStatus.pending_agreement,
-            actor_id=actor.id,
+            actor_id=actor.id if actor is not None else None,
             reason=str(_l("Selected from application #%(id)s", id=application.id)),
         )
     )

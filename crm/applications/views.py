@@ -3,7 +3,6 @@ staff's review (queue per call, application page with one form per status move, 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -49,7 +48,9 @@ from crm.evaluations.models import AssignmentStatus, EvaluatorAssignment
 from crm.evaluations.operations import results_for_application
 from crm.extensions import db
 from crm.firms.models import Firm
+from crm.firms.operations import name_or_brn_matches
 from crm.programmes.models import Call, Programme
+from crm.programmes.views import visible_call
 
 bp = Blueprint("applications", __name__)
 
@@ -58,7 +59,6 @@ STAFF = (Role.admin, Role.consortium_manager, Role.coordinator)
 # What the firm is told in its timeline: the supplement request and the reasons of a negative result.
 # (A withdrawal's reason is the firm's own words.)
 REASONS_THE_FIRM_READS = frozenset({S.supplement_requested, S.ineligible, S.rejected, S.withdrawn})
-_SEPARATORS = re.compile(r"[\s\-]")
 
 
 def _refusal_status(error: OperationError) -> int:
@@ -388,26 +388,11 @@ def portal_withdraw(application_id: int):
 # --- Staff: lists ------------------------------------------------------------------------------------------
 
 
-def _staff_call(call_id: int) -> Call:
-    call = db.session.scalar(sa.select(Call).where(Call.id == call_id, Call.visible_to(current_user)))
-    if call is None:
-        abort(404)
-    return call
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _filtered(statement: sa.Select, form: ApplicationFilterForm) -> sa.Select:
     statement = statement.join(Firm, Application.firm_id == Firm.id)
     q = (form.q.data or "").strip()
     if q:
-        condition = Firm.name.ilike(f"%{_escape_like(q)}%", escape="\\")
-        digits = _SEPARATORS.sub("", q)
-        if digits.isascii() and digits.isdigit() and len(digits) >= 3:
-            condition = sa.or_(condition, Firm.brn.contains(digits, autoescape=True))
-        statement = statement.where(condition)
+        statement = statement.where(name_or_brn_matches(q))
     if form.statuses:
         statement = statement.where(Application.status.in_(form.statuses))
     if form.problems.data:
@@ -452,7 +437,7 @@ def _render_list(form: ApplicationFilterForm, statement: sa.Select, call: Call |
 @bp.get("/calls/<int:call_id>/applications")
 @allow(*STAFF)
 def queue(call_id: int):
-    call = _staff_call(call_id)
+    call = visible_call(call_id)
     form = ApplicationFilterForm(request.args)
     statement = sa.select(Application).where(
         Application.call_id == call.id, Application.visible_to(current_user)
@@ -623,7 +608,7 @@ def _decisions_back_url(call: Call) -> str:
 @bp.post("/calls/<int:call_id>/decisions")
 @allow(*STAFF)
 def bulk_decide(call_id: int):
-    call = _staff_call(call_id)
+    call = visible_call(call_id)
     form = BulkDecisionForm()
     back = safe_next(form.next.data, _decisions_back_url(call))
     if not form.validate_on_submit():

@@ -11,12 +11,11 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 
 from crm.applications.models import Application, ApplicationHistory, ApplicationStatus, DeclaredSupport
-from crm.applications.operations import link_firm, review_path
+from crm.applications.operations import create_engagement, link_firm, review_path
 from crm.applications.rules import eligibility_problems
 from crm.auth.models import Role, User
 from crm.documents.models import Document
 from crm.documents.storage import store_upload
-from crm.engagements.models import Engagement, EngagementHistory, EngagementStatus
 from crm.evaluations.models import AssignmentStatus, EvaluatorAssignment, Score
 from crm.extensions import db
 from crm.firms.models import Firm, FirmLink, LinkKind
@@ -146,7 +145,7 @@ class ApplicationSeeder:
                 "problems": [p.as_dict() for p in eligibility_problems(application, self.today)],
             }
         if outcome is S.selected:
-            self._engagement(application, actor)
+            create_engagement(application, actor)
         if S.document_review in steps and self.evaluator is not None:
             self._evaluation(application, submitted=outcome is not S.document_review)
         return application
@@ -192,26 +191,6 @@ class ApplicationSeeder:
             )
         )
         db.session.flush()
-
-    def _engagement(self, application: Application, actor: User | None) -> None:
-        engagement = Engagement(
-            firm_id=application.firm_id,
-            programme_id=application.call.programme_id,
-            application_id=application.id,
-            status=EngagementStatus.pending_agreement,
-            coordinator_id=actor.id if actor else None,
-        )
-        db.session.add(engagement)
-        link_firm(application.firm, application.programme, LinkKind.engaged)
-        db.session.flush()
-        db.session.add(
-            EngagementHistory(
-                engagement_id=engagement.id,
-                to_status=EngagementStatus.pending_agreement,
-                actor_id=actor.id if actor else None,
-                reason=f"신청 #{application.id} 선정",
-            )
-        )
 
     def _evaluation(self, application: Application, submitted: bool) -> None:
         assignment = EvaluatorAssignment(

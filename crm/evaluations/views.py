@@ -25,6 +25,7 @@ from crm.evaluations.forms import AssignForm, ConfirmRemoveForm, DeclarationForm
 from crm.evaluations.models import AssignmentStatus, EvaluatorAssignment
 from crm.extensions import db
 from crm.programmes.models import Call
+from crm.programmes.views import visible_call
 
 bp = Blueprint("evaluations", __name__)
 
@@ -54,13 +55,6 @@ def _paginate_list(items: list[Any]) -> ListPagination:
         error_out=False,
         items=items,
     )
-
-
-def _visible_call(call_id: int) -> Call:
-    call = db.session.scalar(sa.select(Call).where(Call.id == call_id, Call.visible_to(current_user)))
-    if call is None:
-        abort(404)
-    return call
 
 
 def _visible_assignment(assignment_id: int) -> EvaluatorAssignment:
@@ -109,7 +103,7 @@ def _evaluators_page(call: Call, form: AssignForm) -> tuple[str, int]:
 @bp.route("/calls/<int:call_id>/evaluators", methods=["GET", "POST"])
 @allow(*MANAGERS)
 def call_evaluators(call_id: int):
-    call = _visible_call(call_id)
+    call = visible_call(call_id)
     if not operations.may_manage_evaluators(call, current_user):
         abort(403)
     evaluators = db.session.scalars(operations.active_evaluators()).all()
@@ -298,7 +292,7 @@ def _score(assignment: EvaluatorAssignment):
 @bp.get("/calls/<int:call_id>/ranking")
 @allow(*RANKING_READERS)
 def ranking(call_id: int):
-    call = _visible_call(call_id)
+    call = visible_call(call_id)
     if not operations.may_see_ranking(call, current_user):
         abort(404)
     rows = operations.ranking_for_call(call)

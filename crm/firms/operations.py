@@ -429,6 +429,15 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def name_or_brn_matches(q: str) -> sa.ColumnElement[bool]:
+    """Part of the firm's name, or (for three or more digits, dashes and spaces ignored) part of its BRN."""
+    condition = Firm.name.ilike(f"%{_escape_like(q)}%", escape="\\")
+    digits = _SEPARATORS.sub("", q)
+    if digits.isascii() and digits.isdigit() and len(digits) >= 3:
+        condition = sa.or_(condition, Firm.brn.contains(digits, autoescape=True))
+    return condition
+
+
 def ksic_divisions(section: str) -> list[str]:
     """The two-digit divisions (01–99) of a KSIC section letter."""
     return sorted(division for division, letter in ksic.DIVISIONS.items() if letter == section)
@@ -445,11 +454,7 @@ def search_firms(
         if is_initials_query(q):
             statement = statement.where(Firm.name_initials.contains(q.replace(" ", ""), autoescape=True))
         else:
-            condition = Firm.name.ilike(f"%{_escape_like(q)}%", escape="\\")
-            digits = _SEPARATORS.sub("", q)
-            if digits.isascii() and digits.isdigit() and len(digits) >= 3:
-                condition = sa.or_(condition, Firm.brn.contains(digits, autoescape=True))
-            statement = statement.where(condition)
+            statement = statement.where(name_or_brn_matches(q))
     if sido and sido in regions.SIDO:
         statement = statement.where(Firm.sido_code == sido)
     if sigungu and regions.is_valid_sigungu(sigungu):

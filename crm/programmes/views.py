@@ -58,7 +58,8 @@ def _visible_programme(programme_id: int, manage: bool = False) -> Programme:
     return programme
 
 
-def _visible_call(call_id: int, manage: bool = False) -> Call:
+def visible_call(call_id: int, manage: bool = False) -> Call:
+    """The call if the signed-in staff member sees it, else 404; 403 when `manage` is asked and refused."""
     call = db.session.scalar(sa.select(Call).where(Call.id == call_id, Call.visible_to(current_user)))
     if call is None:
         abort(404)
@@ -312,7 +313,7 @@ def new_call(programme_id: int):
 @bp.get("/calls/<int:call_id>")
 @allow(*READERS)
 def call(call_id: int):
-    call = _visible_call(call_id)
+    call = visible_call(call_id)
     return render_template(
         "programmes/call.html",
         call=call,
@@ -326,7 +327,7 @@ def call(call_id: int):
 @bp.route("/calls/<int:call_id>/edit", methods=["GET", "POST"])
 @allow(*EDITORS)
 def edit_call(call_id: int):
-    call = _visible_call(call_id, manage=True)
+    call = visible_call(call_id, manage=True)
     form = CallForm(data=_call_form_values(call))
     if form.validate_on_submit():
         try:
