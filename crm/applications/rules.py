@@ -16,7 +16,7 @@ from crm.engagements.models import RUNNING_STATUSES, Engagement, EngagementStatu
 from crm.extensions import db
 from crm.firms.models import BusinessStatus
 from crm.programmes.models import Programme, ProgrammeYear
-from crm.sanctions.models import Sanction
+from crm.sanctions.operations import active_sanctions
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,7 @@ def eligibility_problems(application: Application, day: date | None = None) -> l
                 ),
             )
         )
-    bans = db.session.scalars(
-        sa.select(Sanction).where(Sanction.firm_id == firm.id, Sanction.active_ban_on(day))
-    ).all()
-    for ban in bans:
+    for ban in active_sanctions(firm, day):
         until = ban.ends_on.isoformat() if ban.ends_on else str(_l("indefinitely"))
         problems.append(
             Problem("sanction", str(_l("Participation ban in force until %(until)s.", until=until)))
