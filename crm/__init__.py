@@ -64,33 +64,46 @@ def register_extensions(app: Flask) -> None:
 
 def register_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
+    import crm.activities.models
     import crm.applications.models
     import crm.audit.models
     import crm.auth.models
+    import crm.diagnosis.models
     import crm.documents.models
     import crm.engagements.models
     import crm.evaluations.models
     import crm.firms.models
+    import crm.infrastructure.models
+    import crm.milestones.models
     import crm.notices.models
     import crm.organisation.models
+    import crm.outcomes.models
     import crm.portal.models
     import crm.programmes.models
-    import crm.sanctions.models  # noqa: F401
+    import crm.sanctions.models
+    import crm.training.models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
+    from crm.activities.views import bp as activities_bp
     from crm.admin.views import bp as admin_bp
     from crm.applications.views import bp as applications_bp
     from crm.auth.views import bp as auth_bp
     from crm.core.health import bp as health_bp
     from crm.dashboard.views import bp as dashboard_bp
+    from crm.diagnosis.views import bp as diagnosis_bp
     from crm.documents.views import bp as documents_bp
+    from crm.engagements.views import bp as engagements_bp
     from crm.evaluations.views import bp as evaluations_bp
     from crm.firms.views import bp as firms_bp
+    from crm.infrastructure.views import bp as infrastructure_bp
+    from crm.milestones.views import bp as milestones_bp
     from crm.organisation.views import bp as organisation_bp
+    from crm.outcomes.views import bp as outcomes_bp
     from crm.portal.views import bp as portal_bp
     from crm.programmes.views import bp as programmes_bp
     from crm.sanctions.views import bp as sanctions_bp
+    from crm.training.views import bp as training_bp
 
     for blueprint in (
         health_bp,
@@ -104,6 +117,13 @@ def register_blueprints(app: Flask) -> None:
         applications_bp,
         documents_bp,
         evaluations_bp,
+        engagements_bp,
+        milestones_bp,
+        activities_bp,
+        outcomes_bp,
+        training_bp,
+        infrastructure_bp,
+        diagnosis_bp,
         admin_bp,
     ):
         app.register_blueprint(blueprint)

@@ -8,19 +8,24 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crm.activities.models import Activity, ActivityKind
 from crm.applications.models import Application, ApplicationHistory, ApplicationStatus, DeclaredSupport
 from crm.audit.models import AccessLog, AuditEvent
 from crm.auth.models import EmailToken, LoginFailure, Role, User, UserSession, hash_token
 from crm.auth.operations import hash_password
 from crm.core.db import utcnow
+from crm.diagnosis.models import DiagnosisResult
 from crm.documents.models import Document
-from crm.engagements.models import Engagement, EngagementHistory, EngagementStatus
+from crm.engagements.models import AgreementChange, Engagement, EngagementHistory, EngagementStatus
 from crm.evaluations.models import AssignmentStatus, EvaluatorAssignment, Score
 from crm.extensions import db
 from crm.firms.identifiers import brn_check_digit, hangul_initials
 from crm.firms.models import Contact, Firm, FirmFinancial, FirmLink, LinkKind
+from crm.infrastructure.models import GpuAllocation, GpuUsage
+from crm.milestones.models import Milestone, MilestoneOwner
 from crm.notices.models import Delivery, Notice, NoticeKind
 from crm.organisation.models import Consortium, Institution, InstitutionRole
+from crm.outcomes.models import KpiRow, OutcomeSurvey
 from crm.portal.models import FirmClaim
 from crm.programmes.models import (
     DEFAULT_COUNTING_POINT,
@@ -31,6 +36,7 @@ from crm.programmes.models import (
     Track,
 )
 from crm.sanctions.models import Sanction, SanctionKind
+from crm.training.models import TrainingRegistration, TrainingSession
 
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
@@ -365,6 +371,121 @@ def make_engagement_history(engagement: Engagement | None = None, **kw: Any) -> 
     engagement = engagement or make_engagement()
     values = {"engagement": engagement, "from_status": None, "to_status": engagement.status, **kw}
     return _save(EngagementHistory(**values))
+
+
+def make_agreement_change(engagement: Engagement | None = None, **kw: Any) -> AgreementChange:
+    values = {
+        "engagement": engagement or make_engagement(),
+        "reason": "공급기업 일정 변경에 따른 협약기간 연장",
+        "proposed": {"ends_on": "2026-12-31"},
+        **kw,
+    }
+    return _save(AgreementChange(**values))
+
+
+def make_milestone(engagement: Engagement | None = None, **kw: Any) -> Milestone:
+    values = {
+        "engagement": engagement or make_engagement(),
+        "kind": "kickoff",
+        "title": "착수보고",
+        "anchor": "start",
+        "offset_days": 14,
+        "due_on": date(2026, 5, 15),
+        "owner": MilestoneOwner.firm,
+        **kw,
+    }
+    return _save(Milestone(**values))
+
+
+def make_activity(engagement: Engagement | None = None, **kw: Any) -> Activity:
+    engagement = engagement or make_engagement()
+    values = {
+        "firm_id": engagement.firm_id,
+        "engagement": engagement,
+        "kind": ActivityKind.consulting_session,
+        "occurred_on": date(2026, 5, 20),
+        "hours": 2,
+        "participants": "대표이사, 담당 컨설턴트",
+        "summary": "데이터 현황 점검 및 도입 범위 협의",
+        **kw,
+    }
+    return _save(Activity(**values))
+
+
+def make_kpi_row(engagement: Engagement | None = None, **kw: Any) -> KpiRow:
+    values = {
+        "engagement": engagement or make_engagement(),
+        "indicator": "매출",
+        "unit": "백만원",
+        "baseline": 1200,
+        "target": 1500,
+        **kw,
+    }
+    return _save(KpiRow(**values))
+
+
+def make_outcome_survey(engagement: Engagement | None = None, **kw: Any) -> OutcomeSurvey:
+    values = {
+        "engagement": engagement or make_engagement(status=EngagementStatus.closed),
+        "round": 1,
+        "due_on": date(2027, 12, 31),
+        **kw,
+    }
+    return _save(OutcomeSurvey(**values))
+
+
+def make_training_session(programme: Programme | None = None, **kw: Any) -> TrainingSession:
+    values = {
+        "programme": programme or make_programme(track=Track.training),
+        "course": "재직자 생성형 AI 실무",
+        "held_on": date(2026, 6, 10),
+        "hours": 4,
+        "place": "울산정보산업진흥원 교육장",
+        "capacity": 30,
+        **kw,
+    }
+    return _save(TrainingSession(**values))
+
+
+def make_training_registration(session: TrainingSession | None = None, **kw: Any) -> TrainingRegistration:
+    n = _n()
+    values = {
+        "session": session or make_training_session(),
+        "name": f"수강생{n}",
+        "email": f"trainee{n}@example.com",
+        **kw,
+    }
+    return _save(TrainingRegistration(**values))
+
+
+def make_gpu_allocation(engagement: Engagement | None = None, **kw: Any) -> GpuAllocation:
+    values = {
+        "engagement": engagement or make_engagement(make_programme(track=Track.infrastructure)),
+        "hours_granted": 500,
+        "granted_on": date(2026, 5, 1),
+        **kw,
+    }
+    return _save(GpuAllocation(**values))
+
+
+def make_gpu_usage(allocation: GpuAllocation | None = None, **kw: Any) -> GpuUsage:
+    values = {
+        "allocation": allocation or make_gpu_allocation(),
+        "used_on": date(2026, 5, 10),
+        "hours": 12,
+        **kw,
+    }
+    return _save(GpuUsage(**values))
+
+
+def make_diagnosis_result(firm: Firm | None = None, **kw: Any) -> DiagnosisResult:
+    values = {
+        "firm": firm or make_firm(),
+        "year": 2026,
+        "questionnaire_version": "2026.1",
+        **kw,
+    }
+    return _save(DiagnosisResult(**values))
 
 
 def make_evaluator_assignment(

@@ -35,6 +35,16 @@ FACTORY_FOR_TABLE = {
     "scores": factories.make_score,
     "notices": factories.make_notice,
     "deliveries": factories.make_delivery,
+    "agreement_changes": factories.make_agreement_change,
+    "milestones": factories.make_milestone,
+    "activities": factories.make_activity,
+    "kpi_rows": factories.make_kpi_row,
+    "outcome_surveys": factories.make_outcome_survey,
+    "training_sessions": factories.make_training_session,
+    "training_registrations": factories.make_training_registration,
+    "gpu_allocations": factories.make_gpu_allocation,
+    "gpu_usages": factories.make_gpu_usage,
+    "diagnosis_results": factories.make_diagnosis_result,
 }
 
 

@@ -1,5 +1,5 @@
-"""Engagements (지원과제): a firm supported by a programme. Created in `pending_agreement` when an
-application is selected; the Engagements issue adds agreements, funding, milestones and the rest."""
+"""Engagements (지원과제): a firm supported by a programme, from the agreement to follow-up. Created in
+`pending_agreement` when an application is selected, or directly by a coordinator for tracks without calls."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.core.db import TimestampMixin, UTCDateTime, enum_type, utcnow
 from crm.core.enums import LabelledEnum
 from crm.extensions import db
-from crm.programmes.models import Programme
+from crm.programmes.models import Programme, Track
 
 if TYPE_CHECKING:
     from crm.applications.models import Application
@@ -62,6 +62,13 @@ ENGAGEMENT_TRANSITIONS: dict[EngagementStatus, frozenset[EngagementStatus]] = {
     E.cancelled: frozenset(),
     E.terminated: frozenset(),
 }
+# Tracks that move no money to the firm: they close straight after the final check (DESIGN.md §4).
+TRACKS_WITHOUT_SETTLEMENT = frozenset({Track.diagnosis, Track.consulting, Track.training})
+# The agreement binds money from `agreed` on; a terminated engagement keeps what it committed until settled.
+COMMITTED_STATUSES = frozenset(
+    {E.agreed, E.in_progress, E.final_report, E.final_check, E.settlement, E.closed, E.follow_up}
+    | {E.terminated}
+)
 # Still running: a firm with one of these in a track cannot be selected again in that track.
 RUNNING_STATUSES = frozenset(
     {E.pending_agreement, E.agreed, E.in_progress, E.final_report, E.final_check, E.settlement}
@@ -88,6 +95,11 @@ class Engagement(TimestampMixin, db.Model):
     self_inkind_krw: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     supplier_firm_id: Mapped[int | None] = mapped_column(sa.ForeignKey("firms.id"))
     solution: Mapped[str] = mapped_column(sa.String(300), default="")
+    settlement_spent_krw: Mapped[int | None] = mapped_column(sa.BigInteger)
+    settlement_returned_krw: Mapped[int | None] = mapped_column(sa.BigInteger)
+    closed_on: Mapped[date | None]  # KST day it closed: the anchor of "closed" milestones and surveys
+    # When the status last changed: the pipeline board's days in status and SLA flag.
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Set when a consortium manager overrode the duplicate-support guard to create this engagement.
     duplicate_override_reason: Mapped[str] = mapped_column(sa.Text, default="")
     version: Mapped[int] = mapped_column(default=1, server_default="1")
@@ -102,6 +114,24 @@ class Engagement(TimestampMixin, db.Model):
     history: Mapped[list[EngagementHistory]] = relationship(
         back_populates="engagement", order_by="EngagementHistory.id", cascade="all, delete-orphan"
     )
+
+    changes: Mapped[list[AgreementChange]] = relationship(
+        back_populates="engagement", order_by="AgreementChange.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def total_krw(self) -> int:
+        """The engagement total the 60 % rule is measured against: every source, cash and in kind."""
+        return self.gov_krw + self.local_krw + self.self_cash_krw + self.self_inkind_krw
+
+    @property
+    def public_krw(self) -> int:
+        """국비 + 지방비: the public money the programme's per-firm cap limits."""
+        return self.gov_krw + self.local_krw
+
+    @property
+    def has_settlement(self) -> bool:
+        return self.programme.track not in TRACKS_WITHOUT_SETTLEMENT
 
     @property
     def period_end(self) -> date:
@@ -150,3 +180,55 @@ class EngagementHistory(db.Model):
     reason: Mapped[str] = mapped_column(sa.Text, default="")
 
     engagement: Mapped[Engagement] = relationship(back_populates="history")
+
+
+class ChangeStatus(LabelledEnum):
+    requested = "requested"
+    approved = "approved"
+    refused = "refused"
+    withdrawn = "withdrawn"
+
+    @classmethod
+    def _titles(cls):
+        return {
+            cls.requested: _l("Awaiting approval"),
+            cls.approved: _l("Approved"),
+            cls.refused: _l("Refused"),
+            cls.withdrawn: _l("Withdrawn"),
+        }
+
+
+CHANGE_TRANSITIONS: dict[ChangeStatus, frozenset[ChangeStatus]] = {
+    ChangeStatus.requested: frozenset({ChangeStatus.approved, ChangeStatus.refused, ChangeStatus.withdrawn}),
+    ChangeStatus.approved: frozenset(),
+    ChangeStatus.refused: frozenset(),
+    ChangeStatus.withdrawn: frozenset(),
+}
+
+
+class AgreementChange(db.Model):
+    """A 협약변경: proposed new agreement values with a reason, applied only when approved."""
+
+    __tablename__ = "agreement_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    engagement_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("engagements.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[ChangeStatus] = mapped_column(
+        enum_type(ChangeStatus, "agreement_change_status"), default=ChangeStatus.requested
+    )
+    reason: Mapped[str] = mapped_column(sa.Text)
+    # Only the fields that change: {"ends_on": "2026-12-31", "gov_krw": 30000000, ...}
+    proposed: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    # The same fields' values before the change, written when it is approved.
+    previous: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str] = mapped_column(sa.Text, default="")
+
+    engagement: Mapped[Engagement] = relationship(back_populates="changes")
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])

@@ -150,6 +150,7 @@ class Programme(BudgetMixin, TimestampMixin, db.Model):
     __table_args__ = (
         sa.CheckConstraint("target > 0", name="target_positive"),
         sa.CheckConstraint("exclusivity_years >= 0", name="exclusivity_not_negative"),
+        sa.CheckConstraint("survey_rounds >= 0", name="survey_rounds_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -167,6 +168,11 @@ class Programme(BudgetMixin, TimestampMixin, db.Model):
     review_stages: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     # [{"kind", "title", "anchor": "start"|"mid"|"end"|"closed", "offset_days", "owner": "staff"|"firm"}]
     milestone_templates: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    # Days an engagement may stay in a status before the pipeline board flags it: {"agreed": 30, ...}
+    sla_days: Mapped[dict[str, int]] = mapped_column(sa.JSON, default=dict)
+    # Yearly outcome-survey rounds after closing (성과조사), and the KPI indicators each round asks for.
+    survey_rounds: Mapped[int] = mapped_column(default=0, server_default="0")
+    survey_indicators: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
 
     programme_year: Mapped[ProgrammeYear] = relationship(back_populates="programmes")
     institution: Mapped[Institution] = relationship()

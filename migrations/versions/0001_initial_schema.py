@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 01:04:24.258142
+Create Date: 2026-11-22 01:32:07.373265
 
 """
 
@@ -279,12 +279,16 @@ def upgrade():
         sa.Column("excluded_ksic_prefixes", sa.JSON(), nullable=False),
         sa.Column("review_stages", sa.JSON(), nullable=False),
         sa.Column("milestone_templates", sa.JSON(), nullable=False),
+        sa.Column("sla_days", sa.JSON(), nullable=False),
+        sa.Column("survey_rounds", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("survey_indicators", sa.JSON(), nullable=False),
         sa.Column("budget_gov_krw", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("budget_local_krw", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("budget_self_krw", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("exclusivity_years >= 0", name=op.f("ck_programmes_exclusivity_not_negative")),
+        sa.CheckConstraint("survey_rounds >= 0", name=op.f("ck_programmes_survey_rounds_not_negative")),
         sa.CheckConstraint("target > 0", name=op.f("ck_programmes_target_positive")),
         sa.ForeignKeyConstraint(
             ["institution_id"], ["institutions.id"], name=op.f("fk_programmes_institution_id_institutions")
@@ -517,6 +521,32 @@ def upgrade():
     with op.batch_alter_table("notices", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_notices_firm_id"), ["firm_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_notices_send_at"), ["send_at"], unique=False)
+
+    op.create_table(
+        "training_sessions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("programme_id", sa.Integer(), nullable=False),
+        sa.Column("course", sa.String(length=200), nullable=False),
+        sa.Column("held_on", sa.Date(), nullable=False),
+        sa.Column("starts_at", sa.Time(), nullable=True),
+        sa.Column("hours", sa.Numeric(precision=5, scale=1), nullable=False),
+        sa.Column("place", sa.String(length=200), nullable=False),
+        sa.Column("capacity", sa.Integer(), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("capacity > 0", name=op.f("ck_training_sessions_capacity_positive")),
+        sa.CheckConstraint("hours >= 0", name=op.f("ck_training_sessions_hours_not_negative")),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["users.id"], name=op.f("fk_training_sessions_created_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["programme_id"], ["programmes.id"], name=op.f("fk_training_sessions_programme_id_programmes")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_training_sessions")),
+    )
+    with op.batch_alter_table("training_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_training_sessions_programme_id"), ["programme_id"], unique=False)
 
     op.create_table(
         "user_sessions",
@@ -772,6 +802,10 @@ def upgrade():
         sa.Column("self_inkind_krw", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("supplier_firm_id", sa.Integer(), nullable=True),
         sa.Column("solution", sa.String(length=300), nullable=False),
+        sa.Column("settlement_spent_krw", sa.BigInteger(), nullable=True),
+        sa.Column("settlement_returned_krw", sa.BigInteger(), nullable=True),
+        sa.Column("closed_on", sa.Date(), nullable=True),
+        sa.Column("status_changed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("duplicate_override_reason", sa.Text(), nullable=False),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -844,6 +878,164 @@ def upgrade():
         batch_op.create_index(
             batch_op.f("ix_evaluator_assignments_evaluator_id"), ["evaluator_id"], unique=False
         )
+
+    op.create_table(
+        "activities",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("firm_id", sa.Integer(), nullable=False),
+        sa.Column("engagement_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "consulting_session",
+                "visit",
+                "call",
+                "meeting",
+                name="activity_kind",
+                native_enum=False,
+                create_constraint=True,
+                length=26,
+            ),
+            nullable=False,
+        ),
+        sa.Column("occurred_on", sa.Date(), nullable=False),
+        sa.Column("hours", sa.Numeric(precision=6, scale=1), nullable=False),
+        sa.Column("participants", sa.Text(), nullable=False),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("recorded_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("hours >= 0", name=op.f("ck_activities_hours_not_negative")),
+        sa.ForeignKeyConstraint(
+            ["engagement_id"],
+            ["engagements.id"],
+            name=op.f("fk_activities_engagement_id_engagements"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(["firm_id"], ["firms.id"], name=op.f("fk_activities_firm_id_firms")),
+        sa.ForeignKeyConstraint(
+            ["recorded_by_id"], ["users.id"], name=op.f("fk_activities_recorded_by_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_activities")),
+    )
+    with op.batch_alter_table("activities", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_activities_engagement_id"), ["engagement_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_activities_firm_id"), ["firm_id"], unique=False)
+
+    op.create_table(
+        "agreement_changes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("engagement_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "requested",
+                "approved",
+                "refused",
+                "withdrawn",
+                name="agreement_change_status",
+                native_enum=False,
+                create_constraint=True,
+                length=17,
+            ),
+            nullable=False,
+        ),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("proposed", sa.JSON(), nullable=False),
+        sa.Column("previous", sa.JSON(), nullable=False),
+        sa.Column("requested_by_id", sa.Integer(), nullable=True),
+        sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("decided_by_id", sa.Integer(), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decision_note", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["decided_by_id"], ["users.id"], name=op.f("fk_agreement_changes_decided_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["engagement_id"],
+            ["engagements.id"],
+            name=op.f("fk_agreement_changes_engagement_id_engagements"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["requested_by_id"], ["users.id"], name=op.f("fk_agreement_changes_requested_by_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_agreement_changes")),
+    )
+    with op.batch_alter_table("agreement_changes", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_agreement_changes_engagement_id"), ["engagement_id"], unique=False
+        )
+
+    op.create_table(
+        "diagnosis_results",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("firm_id", sa.Integer(), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("engagement_id", sa.Integer(), nullable=True),
+        sa.Column("questionnaire_version", sa.String(length=20), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "draft",
+                "submitted",
+                name="diagnosis_status",
+                native_enum=False,
+                create_constraint=True,
+                length=17,
+            ),
+            nullable=False,
+        ),
+        sa.Column("answers", sa.JSON(), nullable=False),
+        sa.Column("dimension_scores", sa.JSON(), nullable=False),
+        sa.Column("overall_score", sa.Double(), nullable=True),
+        sa.Column(
+            "level",
+            sa.Enum(
+                "pre_adoption",
+                "initial",
+                "expanding",
+                "advanced",
+                name="readiness_level",
+                native_enum=False,
+                create_constraint=True,
+                length=20,
+            ),
+            nullable=True,
+        ),
+        sa.Column(
+            "recommended_track",
+            sa.Enum(
+                "diagnosis",
+                "consulting",
+                "adoption",
+                "validation",
+                "incubation",
+                "training",
+                "infrastructure",
+                name="recommended_track",
+                native_enum=False,
+                create_constraint=True,
+                length=22,
+            ),
+            nullable=True,
+        ),
+        sa.Column("filled_by_id", sa.Integer(), nullable=True),
+        sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["engagement_id"], ["engagements.id"], name=op.f("fk_diagnosis_results_engagement_id_engagements")
+        ),
+        sa.ForeignKeyConstraint(
+            ["filled_by_id"], ["users.id"], name=op.f("fk_diagnosis_results_filled_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(["firm_id"], ["firms.id"], name=op.f("fk_diagnosis_results_firm_id_firms")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_diagnosis_results")),
+        sa.UniqueConstraint("firm_id", "year", name="uq_diagnosis_results_firm_year"),
+    )
+    with op.batch_alter_table("diagnosis_results", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_diagnosis_results_firm_id"), ["firm_id"], unique=False)
 
     op.create_table(
         "documents",
@@ -950,6 +1142,71 @@ def upgrade():
         )
 
     op.create_table(
+        "gpu_allocations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("engagement_id", sa.Integer(), nullable=False),
+        sa.Column("hours_granted", sa.Numeric(precision=10, scale=1), nullable=False),
+        sa.Column("granted_on", sa.Date(), nullable=False),
+        sa.Column("resource", sa.String(length=200), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("granted_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("hours_granted >= 0", name=op.f("ck_gpu_allocations_hours_granted_not_negative")),
+        sa.ForeignKeyConstraint(
+            ["engagement_id"],
+            ["engagements.id"],
+            name=op.f("fk_gpu_allocations_engagement_id_engagements"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["granted_by_id"], ["users.id"], name=op.f("fk_gpu_allocations_granted_by_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_gpu_allocations")),
+        sa.UniqueConstraint("engagement_id", name=op.f("uq_gpu_allocations_engagement_id")),
+    )
+    op.create_table(
+        "outcome_surveys",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("engagement_id", sa.Integer(), nullable=False),
+        sa.Column("round", sa.Integer(), nullable=False),
+        sa.Column("due_on", sa.Date(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "open",
+                "submitted",
+                name="survey_status",
+                native_enum=False,
+                create_constraint=True,
+                length=17,
+            ),
+            nullable=False,
+        ),
+        sa.Column("revenue_krw", sa.BigInteger(), nullable=True),
+        sa.Column("employees", sa.Integer(), nullable=True),
+        sa.Column("answers", sa.JSON(), nullable=False),
+        sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("submitted_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("round >= 1", name=op.f("ck_outcome_surveys_round_positive")),
+        sa.ForeignKeyConstraint(
+            ["engagement_id"],
+            ["engagements.id"],
+            name=op.f("fk_outcome_surveys_engagement_id_engagements"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["submitted_by_id"], ["users.id"], name=op.f("fk_outcome_surveys_submitted_by_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outcome_surveys")),
+        sa.UniqueConstraint("engagement_id", "round", name="uq_outcome_surveys_round"),
+    )
+    with op.batch_alter_table("outcome_surveys", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_outcome_surveys_engagement_id"), ["engagement_id"], unique=False)
+
+    op.create_table(
         "sanctions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("firm_id", sa.Integer(), nullable=False),
@@ -1030,6 +1287,154 @@ def upgrade():
     with op.batch_alter_table("scores", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_scores_assignment_id"), ["assignment_id"], unique=False)
 
+    op.create_table(
+        "training_registrations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("session_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("phone", sa.String(length=30), nullable=False),
+        sa.Column("firm_id", sa.Integer(), nullable=True),
+        sa.Column("engagement_id", sa.Integer(), nullable=True),
+        sa.Column("attended", sa.Boolean(), nullable=True),
+        sa.Column("attendance_marked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("registered_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["engagement_id"],
+            ["engagements.id"],
+            name=op.f("fk_training_registrations_engagement_id_engagements"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["firm_id"], ["firms.id"], name=op.f("fk_training_registrations_firm_id_firms")
+        ),
+        sa.ForeignKeyConstraint(
+            ["registered_by_id"], ["users.id"], name=op.f("fk_training_registrations_registered_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["training_sessions.id"],
+            name=op.f("fk_training_registrations_session_id_training_sessions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_training_registrations")),
+        sa.UniqueConstraint("session_id", "email", name="uq_training_registrations_email"),
+    )
+    with op.batch_alter_table("training_registrations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_training_registrations_firm_id"), ["firm_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_training_registrations_session_id"), ["session_id"], unique=False
+        )
+
+    op.create_table(
+        "gpu_usages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("allocation_id", sa.Integer(), nullable=False),
+        sa.Column("used_on", sa.Date(), nullable=False),
+        sa.Column("hours", sa.Numeric(precision=10, scale=1), nullable=False),
+        sa.Column("purpose", sa.String(length=300), nullable=False),
+        sa.Column("recorded_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("hours > 0", name=op.f("ck_gpu_usages_hours_positive")),
+        sa.ForeignKeyConstraint(
+            ["allocation_id"],
+            ["gpu_allocations.id"],
+            name=op.f("fk_gpu_usages_allocation_id_gpu_allocations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by_id"], ["users.id"], name=op.f("fk_gpu_usages_recorded_by_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_gpu_usages")),
+    )
+    with op.batch_alter_table("gpu_usages", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_gpu_usages_allocation_id"), ["allocation_id"], unique=False)
+
+    op.create_table(
+        "kpi_rows",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("engagement_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("indicator", sa.String(length=100), nullable=False),
+        sa.Column("unit", sa.String(length=30), nullable=False),
+        sa.Column("baseline", sa.Numeric(precision=20, scale=2), nullable=True),
+        sa.Column("target", sa.Numeric(precision=20, scale=2), nullable=True),
+        sa.Column("actual", sa.Numeric(precision=20, scale=2), nullable=True),
+        sa.Column("measured_on", sa.Date(), nullable=True),
+        sa.Column("evidence_document_id", sa.Integer(), nullable=True),
+        sa.Column("updated_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["engagement_id"],
+            ["engagements.id"],
+            name=op.f("fk_kpi_rows_engagement_id_engagements"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["evidence_document_id"],
+            ["documents.id"],
+            name=op.f("fk_kpi_rows_evidence_document_id_documents"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["updated_by_id"], ["users.id"], name=op.f("fk_kpi_rows_updated_by_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kpi_rows")),
+    )
+    with op.batch_alter_table("kpi_rows", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_kpi_rows_engagement_id"), ["engagement_id"], unique=False)
+
+    op.create_table(
+        "milestones",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("engagement_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=50), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("anchor", sa.String(length=10), nullable=True),
+        sa.Column("offset_days", sa.Integer(), nullable=True),
+        sa.Column("due_on", sa.Date(), nullable=False),
+        sa.Column(
+            "owner",
+            sa.Enum(
+                "staff", "firm", name="milestone_owner", native_enum=False, create_constraint=True, length=13
+            ),
+            nullable=False,
+        ),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("done_by_id", sa.Integer(), nullable=True),
+        sa.Column("evidence_document_id", sa.Integer(), nullable=True),
+        sa.Column("waived_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("waived_by_id", sa.Integer(), nullable=True),
+        sa.Column("waive_reason", sa.Text(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "NOT (done_at IS NOT NULL AND waived_at IS NOT NULL)", name=op.f("ck_milestones_done_or_waived")
+        ),
+        sa.ForeignKeyConstraint(["done_by_id"], ["users.id"], name=op.f("fk_milestones_done_by_id_users")),
+        sa.ForeignKeyConstraint(
+            ["engagement_id"],
+            ["engagements.id"],
+            name=op.f("fk_milestones_engagement_id_engagements"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["evidence_document_id"],
+            ["documents.id"],
+            name=op.f("fk_milestones_evidence_document_id_documents"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["waived_by_id"], ["users.id"], name=op.f("fk_milestones_waived_by_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_milestones")),
+    )
+    with op.batch_alter_table("milestones", schema=None) as batch_op:
+        batch_op.create_index("ix_milestones_due_on", ["due_on"], unique=False)
+        batch_op.create_index(batch_op.f("ix_milestones_engagement_id"), ["engagement_id"], unique=False)
+
     with op.batch_alter_table("firms", schema=None) as batch_op:
         batch_op.create_foreign_key(
             batch_op.f("fk_firms_registered_by_id_users"),
@@ -1047,6 +1452,24 @@ def downgrade():
     with op.batch_alter_table("firms", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_firms_registered_by_id_users"), type_="foreignkey")
 
+    with op.batch_alter_table("milestones", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_milestones_engagement_id"))
+        batch_op.drop_index("ix_milestones_due_on")
+
+    op.drop_table("milestones")
+    with op.batch_alter_table("kpi_rows", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_kpi_rows_engagement_id"))
+
+    op.drop_table("kpi_rows")
+    with op.batch_alter_table("gpu_usages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_gpu_usages_allocation_id"))
+
+    op.drop_table("gpu_usages")
+    with op.batch_alter_table("training_registrations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_training_registrations_session_id"))
+        batch_op.drop_index(batch_op.f("ix_training_registrations_firm_id"))
+
+    op.drop_table("training_registrations")
     with op.batch_alter_table("scores", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_scores_assignment_id"))
 
@@ -1055,6 +1478,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_sanctions_firm_id"))
 
     op.drop_table("sanctions")
+    with op.batch_alter_table("outcome_surveys", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outcome_surveys_engagement_id"))
+
+    op.drop_table("outcome_surveys")
+    op.drop_table("gpu_allocations")
     with op.batch_alter_table("engagement_history", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_engagement_history_engagement_id"))
 
@@ -1064,6 +1492,19 @@ def downgrade():
         batch_op.drop_index("ix_documents_application_kind")
 
     op.drop_table("documents")
+    with op.batch_alter_table("diagnosis_results", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_diagnosis_results_firm_id"))
+
+    op.drop_table("diagnosis_results")
+    with op.batch_alter_table("agreement_changes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_agreement_changes_engagement_id"))
+
+    op.drop_table("agreement_changes")
+    with op.batch_alter_table("activities", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_activities_firm_id"))
+        batch_op.drop_index(batch_op.f("ix_activities_engagement_id"))
+
+    op.drop_table("activities")
     with op.batch_alter_table("evaluator_assignments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_evaluator_assignments_evaluator_id"))
         batch_op.drop_index(batch_op.f("ix_evaluator_assignments_application_id"))
@@ -1096,6 +1537,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_user_sessions_user_id"))
 
     op.drop_table("user_sessions")
+    with op.batch_alter_table("training_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_training_sessions_programme_id"))
+
+    op.drop_table("training_sessions")
     with op.batch_alter_table("notices", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notices_send_at"))
         batch_op.drop_index(batch_op.f("ix_notices_firm_id"))

@@ -1,0 +1,1 @@
+"""Activities: consulting sessions, visits, calls and meetings with a firm, on firm and engagement pages."""
