@@ -1,4 +1,5 @@
-"""Uploading application documents: who may, which kinds, type and size checks, versions. Never commits."""
+"""Uploading application and engagement documents: who may, which kinds, type and size checks, versions.
+Never commits."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from crm.core.db import utcnow
 from crm.core.exceptions import NotPermitted, TooLarge, ValidationFailed
 from crm.documents import storage
 from crm.documents.models import Document
+from crm.engagements.models import Engagement
 from crm.extensions import db
 
 # Kind for anything the call does not list; these accumulate instead of replacing each other.
@@ -81,6 +83,79 @@ def _too_large(limit: int) -> TooLarge:
     return TooLarge(message, fields={"file": [message]})
 
 
+def _store(upload: FileStorage | None) -> storage.StoredFile:
+    """Checks and stores the uploaded bytes; the file is removed again if the transaction does not commit."""
+    if upload is None or not upload.filename:
+        raise ValidationFailed({"file": [_l("Choose a file to upload.")]})
+    limit = max_bytes()
+    # The browser's declared length is only a hint, but it lets an obvious oversize fail before any write.
+    if upload.content_length and upload.content_length > limit:
+        raise _too_large(limit)
+    try:
+        stored = storage.store_upload(upload.stream, upload.filename, limit)
+    except storage.FileTooLarge:
+        raise _too_large(limit) from None
+    except storage.FileRejected as error:
+        raise ValidationFailed({"file": [error.message]}) from None
+    storage.delete_on_rollback(stored.path)
+    return stored
+
+
+def _add_document(
+    owner: dict[str, int],
+    kind: str,
+    upload: FileStorage,
+    stored: storage.StoredFile,
+    actor: User,
+    *,
+    replace_current: bool = True,
+) -> Document:
+    """A new document row for `owner` ({"application_id": …} or {"engagement_id": …}). With
+    `replace_current`, a kind other than "other" replaces the owner's current document of that kind: the old
+    row stays, marked superseded, and the new one is the next version."""
+    owner_column, owner_id = next(iter(owner.items()))
+    owned = getattr(Document, owner_column) == owner_id
+    previous: Document | None = None
+    version = 1
+    if replace_current and kind != OTHER:
+        previous = db.session.scalar(
+            sa.select(Document).where(owned, Document.kind == kind, Document.superseded_at.is_(None))
+        )
+        latest = db.session.scalar(
+            sa.select(sa.func.max(Document.version)).where(owned, Document.kind == kind)
+        )
+        version = (latest or 0) + 1
+    now = utcnow()
+    if previous is not None:
+        previous.superseded_at = now
+    document = Document(
+        **owner,
+        kind=kind,
+        filename=storage.clean_filename(upload.filename or ""),
+        stored_name=stored.stored_name,
+        content_type=stored.content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        version=version,
+        uploaded_by_id=actor.id,
+        uploaded_at=now,
+    )
+    db.session.add(document)
+    db.session.flush()
+    changes: dict[str, Any] = {
+        **owner,
+        "kind": kind,
+        "filename": document.filename,
+        "size": document.size,
+        "sha256": document.sha256,
+        "version": version,
+    }
+    if previous is not None:
+        changes["replaces_document_id"] = previous.id
+    record_audit("document.replace" if previous is not None else "document.upload", document, changes, actor)
+    return document
+
+
 def upload_application_document(
     application: Application, kind: str, upload: FileStorage | None, actor: User
 ) -> Document:
@@ -94,72 +169,28 @@ def upload_application_document(
     kind = (kind or "").strip()
     if kind not in {choice for choice, _ in kind_choices(application)}:
         raise ValidationFailed({"kind": [_l("Choose which document this is from the list.")]})
-    if upload is None or not upload.filename:
-        raise ValidationFailed({"file": [_l("Choose a file to upload.")]})
-
-    limit = max_bytes()
-    # The browser's declared length is only a hint, but it lets an obvious oversize fail before any write.
-    if upload.content_length and upload.content_length > limit:
-        raise _too_large(limit)
-    try:
-        stored = storage.store_upload(upload.stream, upload.filename, limit)
-    except storage.FileTooLarge:
-        raise _too_large(limit) from None
-    except storage.FileRejected as error:
-        raise ValidationFailed({"file": [error.message]}) from None
-    storage.delete_on_rollback(stored.path)
-
+    stored = _store(upload)
+    assert upload is not None
     # Uploads to one application take turns (a row lock on PostgreSQL), so two replacements of the same
     # kind cannot both become the current version.
     db.session.execute(sa.select(Application.id).where(Application.id == application.id).with_for_update())
-    previous: Document | None = None
-    version = 1
-    if kind != OTHER:
-        previous = db.session.scalar(
-            sa.select(Document).where(
-                Document.application_id == application.id,
-                Document.kind == kind,
-                Document.superseded_at.is_(None),
-            )
-        )
-        latest = db.session.scalar(
-            sa.select(sa.func.max(Document.version)).where(
-                Document.application_id == application.id, Document.kind == kind
-            )
-        )
-        version = (latest or 0) + 1
-    now = utcnow()
-    if previous is not None:
-        previous.superseded_at = now
-
-    document = Document(
-        application_id=application.id,
-        kind=kind,
-        filename=storage.clean_filename(upload.filename),
-        stored_name=stored.stored_name,
-        content_type=stored.content_type,
-        size=stored.size,
-        sha256=stored.sha256,
-        version=version,
-        uploaded_by_id=actor.id,
-        uploaded_at=now,
-    )
-    db.session.add(document)
-    db.session.flush()
-    changes: dict[str, Any] = {
-        "application_id": application.id,
-        "kind": kind,
-        "filename": document.filename,
-        "size": document.size,
-        "sha256": document.sha256,
-        "version": version,
-    }
-    if previous is not None:
-        changes["replaces_document_id"] = previous.id
-    record_audit("document.replace" if previous is not None else "document.upload", document, changes, actor)
+    document = _add_document({"application_id": application.id}, kind, upload, stored, actor)
     # The relationship may have been loaded before; pages rendered in this request must see the new row.
     db.session.expire(application, ["documents"])
     return document
+
+
+def upload_engagement_document(
+    engagement: Engagement, kind: str, upload: FileStorage | None, actor: User
+) -> Document:
+    """Stores a file of the engagement (milestone or KPI evidence, reports). Every upload is kept: the kind
+    names what the file is evidence of, so nothing is superseded. The caller checks who may add it; raises
+    ValidationFailed (field "file") or TooLarge like application uploads."""
+    stored = _store(upload)
+    assert upload is not None
+    return _add_document(
+        {"engagement_id": engagement.id}, kind or OTHER, upload, stored, actor, replace_current=False
+    )
 
 
 def document_groups(application: Application) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from crm.core.urls import safe_next
 from crm.documents import operations, storage
 from crm.documents.forms import UploadForm
 from crm.documents.models import Document
+from crm.engagements.models import Engagement
 from crm.extensions import db
 
 bp = Blueprint("documents", __name__)
@@ -102,9 +103,17 @@ def filesize(size: int | None) -> str:
 @signed_in
 def download(document_id: int):
     document = db.session.scalar(
-        sa.select(Document)
-        .join(Application, Document.application_id == Application.id)
-        .where(Document.id == document_id, Application.visible_to(current_user))
+        sa.select(Document).where(
+            Document.id == document_id,
+            sa.or_(
+                Document.application_id.in_(
+                    sa.select(Application.id).where(Application.visible_to(current_user))
+                ),
+                Document.engagement_id.in_(
+                    sa.select(Engagement.id).where(Engagement.visible_to(current_user))
+                ),
+            ),
+        )
     )
     if document is None:
         abort(404)
