@@ -81,7 +81,9 @@ def app() -> Iterator[Flask]:
 @pytest.fixture(autouse=True)
 def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
     """Binds the session to one outer transaction per test; commits inside become savepoints."""
-    if "app" not in request.fixturenames and not request.node.get_closest_marker("db"):
+    if "committed" in request.fixturenames or (
+        "app" not in request.fixturenames and not request.node.get_closest_marker("db")
+    ):
         yield
         return
     application: Flask = request.getfixturevalue("app")
@@ -123,6 +125,21 @@ def client(app: Flask) -> FlaskClient:
 def app_ctx(app: Flask) -> Iterator[None]:
     with app.test_request_context():
         yield
+
+
+@pytest.fixture
+def committed(app: Flask, postgres_admin_url: str) -> Iterator[sa.Engine]:
+    """For concurrency tests: real commits on PostgreSQL instead of the rolled-back test transaction. Each
+    thread that pushes its own app context gets its own session (and connection); every table is emptied
+    afterwards so the data does not leak into other tests."""
+    with app.app_context():
+        try:
+            yield db.engine
+        finally:
+            db.session.remove()
+            tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+            with db.engine.begin() as connection:
+                connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from crm.applications.models import Application, ApplicationStatus
+from crm.applications.models import Application, ApplicationStatus, DeclaredSupport
 from crm.core.time import today_kst
 from crm.engagements.models import RUNNING_STATUSES, Engagement, EngagementStatus
 from crm.extensions import db
@@ -99,17 +99,29 @@ def _window_start(programme: Programme) -> date:
 def duplicate_support_conflicts(application: Application) -> list[SupportConflict]:
     """Engagements of the same track anywhere in the system (any consortium) that are still running or
     ended inside the exclusivity window, and declared support of the same track inside it."""
-    programme = application.programme
+    return support_conflicts(
+        application.firm_id, application.programme, application.declared_supports, application.id
+    )
+
+
+def support_conflicts(
+    firm_id: int,
+    programme: Programme,
+    declared_supports: list[DeclaredSupport] | tuple[()] = (),
+    application_id: int | None = None,
+) -> list[SupportConflict]:
+    """The duplicate-support guard for a firm entering `programme`, with or without an application (a
+    coordinator creating an engagement directly has no declared support to weigh)."""
     window_start = _window_start(programme) if programme.exclusivity_years else None
     engagements = db.session.scalars(
         sa.select(Engagement)
         .join(Programme, Engagement.programme_id == Programme.id)
         .join(ProgrammeYear, Programme.programme_year_id == ProgrammeYear.id)
         .where(
-            Engagement.firm_id == application.firm_id,
+            Engagement.firm_id == firm_id,
             Programme.track == programme.track,
             Engagement.status != EngagementStatus.cancelled,
-            sa.or_(Engagement.application_id.is_(None), Engagement.application_id != application.id),
+            sa.or_(Engagement.application_id.is_(None), Engagement.application_id != application_id),
         )
         .order_by(Engagement.id)
     ).all()
@@ -134,7 +146,7 @@ def duplicate_support_conflicts(application: Application) -> list[SupportConflic
                     ),
                 )
             )
-    for support in application.declared_supports:
+    for support in declared_supports:
         if support.track is not programme.track:
             continue
         if support.ended_on is None or (window_start is not None and support.ended_on >= window_start):

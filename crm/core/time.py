@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -9,7 +10,16 @@ from crm.core.db import utcnow
 
 KST = ZoneInfo("Asia/Seoul")
 
-__all__ = ["KST", "d_day_label", "days_until", "kst_to_utc", "to_kst", "today_kst", "utcnow"]
+__all__ = [
+    "KST",
+    "d_day_label",
+    "days_until",
+    "kst_to_utc",
+    "one_month_before",
+    "to_kst",
+    "today_kst",
+    "utcnow",
+]
 
 
 def to_kst(value: datetime) -> datetime:
@@ -44,3 +54,10 @@ def d_day_label(due_on: date, today: date | None = None) -> str:
     if days == 0:
         return "D-Day"
     return f"D+{-days}"
+
+
+def one_month_before(day: date) -> date:
+    """The same day one calendar month earlier, or the month's last day when it is shorter (31 March →
+    28/29 February)."""
+    year, month = (day.year, day.month - 1) if day.month > 1 else (day.year - 1, 12)
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

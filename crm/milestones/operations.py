@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import FileStorage
 
@@ -14,6 +15,7 @@ from crm.audit.operations import record_audit
 from crm.auth.models import User
 from crm.core.db import utcnow
 from crm.core.exceptions import NotPermitted, RuleViolation, ValidationFailed
+from crm.core.time import one_month_before
 from crm.documents.operations import upload_engagement_document
 from crm.engagements.models import Engagement
 from crm.engagements.operations import is_firm_of, may_work_on
@@ -22,6 +24,9 @@ from crm.milestones.models import Milestone, MilestoneOwner
 
 ANCHORS_ON_AGREEMENT = ("start", "mid", "end")
 ANCHOR_ON_CLOSING = "closed"
+# The last day to file an agreement change: one calendar month before the agreement ends (DESIGN.md §5).
+ANCHOR_CHANGE_DEADLINE = "change_by"
+SETTLEMENT_DAYS = 30
 
 
 def anchor_day(engagement: Engagement, anchor: str) -> date | None:
@@ -37,6 +42,8 @@ def anchor_day(engagement: Engagement, anchor: str) -> date | None:
         return starts_on + (ends_on - starts_on) // 2
     if anchor == ANCHOR_ON_CLOSING:
         return engagement.closed_on
+    if anchor == ANCHOR_CHANGE_DEADLINE:
+        return None if ends_on is None else one_month_before(ends_on)
     return None
 
 
@@ -89,6 +96,52 @@ def plan_from_templates(
             actor=actor,
         )
     return created
+
+
+def plan_deadlines(engagement: Engagement, actor: User | None) -> list[Milestone]:
+    """The deadlines every agreement has, unless the programme's templates already plan them: the last day
+    for agreement changes, and settlement within 30 days of the end for tracks with money."""
+    planned_kinds = set(
+        db.session.scalars(sa.select(Milestone.kind).where(Milestone.engagement_id == engagement.id))
+    )
+    deadlines = [("change_deadline", _l("Last day to request agreement changes"), ANCHOR_CHANGE_DEADLINE, 0)]
+    if engagement.has_settlement:
+        deadlines.append(("settlement", _l("Settlement (정산)"), "end", SETTLEMENT_DAYS))
+    created = []
+    for kind, title, anchor, offset in deadlines:
+        due_on = planned_due_on(engagement, anchor, offset)
+        if kind in planned_kinds or due_on is None:
+            continue
+        with force_locale("ko"):  # stored text, read by Korean staff and firms
+            stored_title = str(title)
+        milestone = Milestone(
+            engagement_id=engagement.id,
+            kind=kind,
+            title=stored_title,
+            anchor=anchor,
+            offset_days=offset,
+            due_on=due_on,
+            owner=MilestoneOwner.staff,
+        )
+        db.session.add(milestone)
+        created.append(milestone)
+    db.session.flush()
+    return created
+
+
+def waive_open(engagement: Engagement, actor: User, reason: str) -> int:
+    """When an engagement is cancelled or terminated, its open milestones stop being due."""
+    now = utcnow()
+    waived = 0
+    for milestone in db.session.scalars(
+        sa.select(Milestone).where(Milestone.engagement_id == engagement.id, Milestone.open_clause())
+    ):
+        milestone.waived_at = now
+        milestone.waived_by_id = actor.id
+        milestone.waive_reason = reason
+        waived += 1
+    db.session.flush()
+    return waived
 
 
 def replan(engagement: Engagement, actor: User | None) -> list[Milestone]:
