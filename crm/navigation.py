@@ -18,11 +18,22 @@ _MENU: list[tuple[str, Any, frozenset[Role]]] = [
     ("portal.home", _l("My firm"), frozenset({Role.firm_user})),
     ("applications.portal_calls", _l("Open calls"), frozenset({Role.firm_user})),
     ("applications.portal_list", _l("My applications"), frozenset({Role.firm_user})),
+    ("engagements.portal_list", _l("My engagements"), frozenset({Role.firm_user})),
     ("evaluations.index", _l("My evaluations"), frozenset({Role.evaluator})),
     ("firms.index", _l("Firms"), frozenset({Role.admin, Role.consortium_manager, Role.coordinator})),
     (
         "applications.index",
         _l("Applications"),
+        frozenset({Role.admin, Role.consortium_manager, Role.coordinator}),
+    ),
+    (
+        "engagements.index",
+        _l("Engagements"),
+        frozenset({Role.admin, Role.consortium_manager, Role.coordinator}),
+    ),
+    (
+        "milestones.index",
+        _l("Milestones"),
         frozenset({Role.admin, Role.consortium_manager, Role.coordinator}),
     ),
     (

@@ -19,6 +19,7 @@ from crm.core.enums import IllegalTransition, check_transition
 from crm.core.exceptions import Conflict, NotPermitted, OperationError, RuleViolation, ValidationFailed
 from crm.core.formatting import format_won
 from crm.core.time import one_month_before, today_kst
+from crm.documents.models import Document
 from crm.engagements.models import (
     CHANGE_TRANSITIONS,
     COMMITTED_STATUSES,
@@ -813,3 +814,33 @@ def _notify(engagement: Engagement, target: EngagementStatus, reason: str) -> No
         subject = str(subject_template) % values
         body = str(body_template) % values
     notify_firm(engagement.firm, NoticeKind.status_change, subject, body, about=engagement)
+
+
+# --- For the pages ----------------------------------------------------------------------------------------
+
+
+def funding_shares(engagement: Engagement) -> dict[str, Any]:
+    """Each source's share of the total in %, and whether the 국비 share keeps to the 60 % rule."""
+    total = engagement.total_krw
+    own = engagement.self_cash_krw + engagement.self_inkind_krw
+
+    def share(part: int) -> float:
+        return round(part * 100 / total, 1) if total else 0.0
+
+    return {
+        "total": total,
+        "gov": share(engagement.gov_krw),
+        "local": share(engagement.local_krw),
+        "own": share(own),
+        "gov_ok": engagement.gov_krw * 100 <= total * GOV_SHARE_LIMIT_PERCENT,
+    }
+
+
+def documents_of(engagement: Engagement) -> list[Document]:
+    return list(
+        db.session.scalars(
+            sa.select(Document)
+            .where(Document.engagement_id == engagement.id)
+            .order_by(Document.uploaded_at.desc(), Document.id.desc())
+        )
+    )
