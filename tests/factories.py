@@ -524,3 +524,18 @@ def make_delivery(notice: Notice | None = None, **kw: Any) -> Delivery:
     n = _n()
     values = {"notice": notice or make_notice(), "recipient": f"recipient{n}@example.com", **kw}
     return _save(Delivery(**values))
+
+
+def make_firm_activity(firm: Firm | None = None, **kw: Any) -> Activity:
+    """An activity with the firm outside any engagement."""
+    values = {
+        "firm_id": (firm or make_firm()).id,
+        "engagement_id": None,
+        "kind": ActivityKind.meeting,
+        "occurred_on": date(2026, 5, 20),
+        "hours": 1,
+        "participants": "대표이사",
+        "summary": "AI 전환 수요 상담",
+        **kw,
+    }
+    return _save(Activity(**values))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import enum
 from typing import Any
 
@@ -20,6 +21,8 @@ def _jsonable(value: Any) -> Any:
         return value.value
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
+    if isinstance(value, decimal.Decimal):  # hours, KPI values: exact, as text
+        return str(value)
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
