@@ -42,7 +42,7 @@ class EngagementStatus(LabelledEnum):
             cls.final_report: _l("Final report"),
             cls.final_check: _l("Final check"),
             cls.settlement: _l("Settlement"),
-            cls.closed: _l("Closed"),
+            cls.closed: _l("Case closed"),
             cls.follow_up: _l("Follow-up"),
             cls.cancelled: _l("Selection cancelled"),
             cls.terminated: _l("Terminated"),

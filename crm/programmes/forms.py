@@ -171,6 +171,48 @@ class ProgrammeForm(BudgetFields, FlaskForm):
         ),
         render_kw={"rows": 6},
     )
+    sla_days = ParsedTextAreaField(
+        _l("SLA (days per status)"),
+        parse=operations.parse_sla_days,
+        render=operations.format_sla_days,
+        description=_l(
+            "One per line: status | days, from 1 to %(max)s; the pipeline board flags an engagement that "
+            "stays longer. Statuses: pending_agreement, agreed, in_progress, final_report, final_check, "
+            "settlement (Korean status names work too). "
+            "Left empty: %(defaults)s (settlement only for tracks that pay out money).",
+            max=operations.MAX_SLA_DAYS,
+            defaults=", ".join(f"{status} {days}" for status, days in operations.DEFAULT_SLA_DAYS.items()),
+        ),
+        render_kw={"rows": 6},
+    )
+    survey_rounds = IntegerField(
+        _l("Outcome-survey rounds"),
+        validators=[
+            Optional(),
+            NumberRange(
+                min=0,
+                max=operations.MAX_SURVEY_ROUNDS,
+                message=_l("Enter a number of rounds from 0 to %(max)s.", max=operations.MAX_SURVEY_ROUNDS),
+            ),
+        ],
+        description=_l(
+            "Yearly surveys of the firms' results after closing. "
+            "Left empty: 3 for adoption, validation and incubation, 0 otherwise."
+        ),
+        render_kw={"inputmode": "numeric"},
+    )
+    survey_indicators = ParsedTextAreaField(
+        _l("Survey indicators"),
+        parse=operations.parse_survey_indicators,
+        render=operations.format_survey_indicators,
+        description=_l(
+            "One indicator per line, at most %(count)s, each up to %(length)s characters, e.g. 매출. "
+            "Left empty: 매출 and 고용 for adoption, validation and incubation.",
+            count=operations.MAX_SURVEY_INDICATORS,
+            length=operations.MAX_INDICATOR_LENGTH,
+        ),
+        render_kw={"rows": 4},
+    )
 
     def __init__(self, *args: Any, institutions: list[tuple[int, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

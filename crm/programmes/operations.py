@@ -11,11 +11,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from flask import has_app_context
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from crm.audit.operations import apply_changes, record_audit
 from crm.auth.models import Role, User
 from crm.core.exceptions import ValidationFailed
+from crm.engagements.models import TRACKS_WITHOUT_SETTLEMENT, EngagementStatus
 from crm.extensions import db
 from crm.organisation.models import Consortium, Institution
 from crm.organisation.operations import require
@@ -57,6 +60,34 @@ ANCHOR_TITLES = {
 OWNER_TITLES = {"staff": _l("Staff"), "firm": _l("Firm")}
 _SLUG = re.compile(r"[a-z0-9_]+\Z")
 _KSIC_PREFIX = re.compile(r"[0-9]{1,5}\Z")
+
+# Engagement settings: how long an engagement may stay in a status before the pipeline board flags it, and
+# the yearly outcome surveys (성과조사) after closing. Only statuses an engagement moves on from can have an
+# SLA: nobody is late for being closed, followed up, cancelled or terminated.
+SLA_STATUSES = (
+    EngagementStatus.pending_agreement,
+    EngagementStatus.agreed,
+    EngagementStatus.in_progress,
+    EngagementStatus.final_report,
+    EngagementStatus.final_check,
+    EngagementStatus.settlement,
+)
+MAX_SLA_DAYS = 365
+MAX_SURVEY_ROUNDS = 10
+MAX_SURVEY_INDICATORS = 20
+MAX_INDICATOR_LENGTH = 100
+# `in_progress` has none by default: it lasts as long as the agreement says.
+DEFAULT_SLA_DAYS = {
+    "pending_agreement": 30,
+    "agreed": 14,
+    "final_report": 30,
+    "final_check": 30,
+    "settlement": 30,
+}
+# Tracks whose results (revenue, jobs) are followed up for years after closing.
+SURVEYED_TRACKS = frozenset({Track.adoption, Track.validation, Track.incubation})
+DEFAULT_SURVEY_ROUNDS = 3
+DEFAULT_SURVEY_INDICATORS = ("매출", "고용")
 
 
 # --- Funding split -----------------------------------------------------------------------------------------
@@ -414,6 +445,212 @@ def format_lines(rows: list[dict[str, Any]] | None, keys: tuple[str, ...]) -> st
     return "\n".join(" | ".join(show(row.get(k)) for k in keys) for row in rows or [])
 
 
+# --- Engagement settings: SLA per status, outcome surveys ---------------------------------------------------
+
+
+def default_sla_days(track: Track) -> dict[str, int]:
+    return {
+        status: days
+        for status, days in DEFAULT_SLA_DAYS.items()
+        if not (status == EngagementStatus.settlement.value and track in TRACKS_WITHOUT_SETTLEMENT)
+    }
+
+
+def default_survey_rounds(track: Track) -> int:
+    return DEFAULT_SURVEY_ROUNDS if track in SURVEYED_TRACKS else 0
+
+
+def default_survey_indicators(track: Track) -> list[str]:
+    return list(DEFAULT_SURVEY_INDICATORS) if track in SURVEYED_TRACKS else []
+
+
+def _status_key(text: str) -> str:
+    # "Final report", "final_report", "final-report" and "완료 보고" all name the same status.
+    return re.sub(r"[\s_\-]+", "", text).casefold()
+
+
+def _status_names() -> dict[str, EngagementStatus]:
+    """Every way a status may be typed: its value, and its title in Korean and in English."""
+    names: dict[str, EngagementStatus] = {}
+    for status in EngagementStatus:
+        names.setdefault(_status_key(status.value), status)
+    if has_app_context():
+        for locale in ("ko", "en"):
+            with force_locale(locale):
+                for status in EngagementStatus:
+                    names.setdefault(_status_key(str(status.title)), status)
+    return names
+
+
+def _sla_days_value(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _days_error(number: int, days: Any) -> Any:
+    return _l(
+        "Line %(n)s: the days “%(value)s” must be a whole number from 1 to %(max)s.",
+        n=number,
+        value=days,
+        max=MAX_SLA_DAYS,
+    )
+
+
+def _valid_days(days: Any) -> bool:
+    return isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= MAX_SLA_DAYS
+
+
+def parse_sla_days(text: str) -> tuple[dict[str, int], list[Any]]:
+    """One status per line: `status | days`, e.g. `pending_agreement | 30` or `협약 대기 | 30`; stored by the
+    status's value in lifecycle order."""
+    names = _status_names()
+    found: dict[EngagementStatus, int] = {}
+    seen: dict[EngagementStatus, int] = {}
+    errors: list[Any] = []
+    for number, line in _numbered_lines(text):
+        parts = _split_line(line)
+        if len(parts) != 2:
+            errors.append(_l("Line %(n)s: write two parts: status | days.", n=number))
+            continue
+        name, days_text = parts
+        days = _sla_days_value(days_text)
+        status = names.get(_status_key(name))
+        line_errors: list[Any] = []
+        if status is None:
+            line_errors.append(
+                _l(
+                    "Line %(n)s: “%(value)s” is not an engagement status; use one of %(statuses)s.",
+                    n=number,
+                    value=name,
+                    statuses=", ".join(s.value for s in SLA_STATUSES),
+                )
+            )
+        elif status not in SLA_STATUSES:
+            line_errors.append(
+                _l(
+                    "Line %(n)s: “%(value)s” is a final status; an SLA applies only to statuses an "
+                    "engagement moves on from.",
+                    n=number,
+                    value=name,
+                )
+            )
+        elif status in seen:
+            line_errors.append(_duplicate_error(number, status.value, seen[status]))
+        else:
+            seen[status] = number
+        if not _valid_days(days):
+            line_errors.append(_days_error(number, days))
+        if line_errors:
+            errors.extend(line_errors)
+        else:
+            found[status] = days
+    return {s.value: found[s] for s in SLA_STATUSES if s in found}, errors
+
+
+def format_sla_days(sla_days: dict[str, int] | None) -> str:
+    order = {s.value: n for n, s in enumerate(SLA_STATUSES)}
+    return "\n".join(
+        f"{status} | {days}"
+        for status, days in sorted((sla_days or {}).items(), key=lambda i: order.get(i[0], 99))
+    )
+
+
+def sla_days_problems(sla_days: dict[str, Any], track: Track) -> list[Any]:
+    """What is wrong with a stored SLA (the form's parser reports per line; this guards every caller)."""
+    problems: list[Any] = []
+    allowed = {s.value for s in SLA_STATUSES}
+    for status, days in sla_days.items():
+        if status not in allowed:
+            problems.append(
+                _l(
+                    "“%(value)s” is not a status an SLA can apply to; use one of %(statuses)s.",
+                    value=status,
+                    statuses=", ".join(s.value for s in SLA_STATUSES),
+                )
+            )
+        elif not _valid_days(days):
+            problems.append(
+                _l(
+                    "The SLA for %(status)s must be a whole number of days from 1 to %(max)s.",
+                    status=status,
+                    max=MAX_SLA_DAYS,
+                )
+            )
+    if EngagementStatus.settlement.value in sla_days and track in TRACKS_WITHOUT_SETTLEMENT:
+        problems.append(
+            _l(
+                "%(track)s programmes have no settlement step, so they cannot have an SLA for it.",
+                track=track.title,
+            )
+        )
+    return problems
+
+
+def sla_rows(programme: Programme) -> list[tuple[EngagementStatus, int]]:
+    """The programme's SLA in lifecycle order, for display."""
+    sla_days = programme.sla_days or {}
+    return [(s, sla_days[s.value]) for s in SLA_STATUSES if s.value in sla_days]
+
+
+def _indicator_length_error(number: int, indicator: str) -> Any:
+    return _l(
+        "Line %(n)s: an indicator may have at most %(max)s characters (this one has %(count)s).",
+        n=number,
+        max=MAX_INDICATOR_LENGTH,
+        count=len(indicator),
+    )
+
+
+def _too_many_indicators(count: int) -> Any:
+    return _l("Enter at most %(max)s indicators (now %(count)s).", max=MAX_SURVEY_INDICATORS, count=count)
+
+
+def parse_survey_indicators(text: str) -> tuple[list[str], list[Any]]:
+    """One KPI indicator per line (매출, 고용 …); the same name twice, in any letter case, is an error."""
+    indicators: list[str] = []
+    errors: list[Any] = []
+    seen: dict[str, int] = {}
+    lines = _numbered_lines(text)
+    for number, indicator in lines:
+        key = indicator.casefold()
+        if len(indicator) > MAX_INDICATOR_LENGTH:
+            errors.append(_indicator_length_error(number, indicator))
+        elif key in seen:
+            errors.append(_duplicate_error(number, indicator, seen[key]))
+        else:
+            seen[key] = number
+            indicators.append(indicator)
+    if len(lines) > MAX_SURVEY_INDICATORS:
+        errors.append(_too_many_indicators(len(lines)))
+    return indicators, errors
+
+
+def format_survey_indicators(indicators: list[str] | None) -> str:
+    return "\n".join(indicators or [])
+
+
+def survey_indicator_problems(indicators: list[Any], rounds: int) -> list[Any]:
+    problems: list[Any] = []
+    seen: dict[str, int] = {}
+    for number, indicator in enumerate(indicators, 1):
+        if not isinstance(indicator, str) or not indicator.strip():
+            problems.append(_l("Line %(n)s: the indicator is missing.", n=number))
+        elif len(indicator) > MAX_INDICATOR_LENGTH:
+            problems.append(_indicator_length_error(number, indicator))
+        elif indicator.casefold() in seen:
+            problems.append(_duplicate_error(number, indicator, seen[indicator.casefold()]))
+        else:
+            seen[indicator.casefold()] = number
+    if len(indicators) > MAX_SURVEY_INDICATORS:
+        problems.append(_too_many_indicators(len(indicators)))
+    # A survey round asks the firm for these figures; a round asking for nothing is a mistake.
+    if rounds > 0 and not indicators:
+        problems.append(_l("Name at least one indicator for the outcome-survey rounds to ask about."))
+    return problems
+
+
 # --- Programme years ---------------------------------------------------------------------------------------
 
 
@@ -520,6 +757,10 @@ class ProgrammeData:
     excluded_ksic_prefixes: list[str] = field(default_factory=list)
     review_stages: list[str] = field(default_factory=list)
     milestone_templates: list[dict[str, Any]] = field(default_factory=list)
+    # None: the track's default, like `unit` and `counting_point` (see default_sla_days and the others).
+    sla_days: dict[str, int] | None = None
+    survey_rounds: int | None = None
+    survey_indicators: list[str] | None = None
 
 
 def _programme_values(data: ProgrammeData) -> dict[str, Any]:
@@ -527,6 +768,12 @@ def _programme_values(data: ProgrammeData) -> dict[str, Any]:
     values["name"] = data.name.strip()
     values["unit"] = data.unit or DEFAULT_UNIT.get(data.track, TargetUnit.firms)
     values["counting_point"] = data.counting_point or DEFAULT_COUNTING_POINT[data.track]
+    if data.sla_days is None:
+        values["sla_days"] = default_sla_days(data.track)
+    if data.survey_rounds is None:
+        values["survey_rounds"] = default_survey_rounds(data.track)
+    if data.survey_indicators is None:
+        values["survey_indicators"] = default_survey_indicators(data.track)
     # Stored in the enum's order, so the same choice never shows up as a change in the audit trail.
     values["review_stages"] = [s.value for s in ReviewStage if s.value in data.review_stages]
     return values
@@ -559,6 +806,14 @@ def _programme_problems(
     ]
     if template_errors:
         problems["milestone_templates"] = template_errors
+    if errors := sla_days_problems(values["sla_days"], data.track):
+        problems["sla_days"] = errors
+    rounds = values["survey_rounds"]
+    if not isinstance(rounds, int) or not 0 <= rounds <= MAX_SURVEY_ROUNDS:
+        problems["survey_rounds"] = [_l("Enter a number of rounds from 0 to %(max)s.", max=MAX_SURVEY_ROUNDS)]
+        rounds = 0
+    if errors := survey_indicator_problems(values["survey_indicators"], rounds):
+        problems["survey_indicators"] = errors
     problems.update(funding_split_problems(data.budget_gov_krw, data.budget_local_krw, data.budget_self_krw))
     remaining_by_source = remaining_budget(year, excluding=programme)
     for name in BUDGET_FIELDS:

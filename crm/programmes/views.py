@@ -14,6 +14,7 @@ from crm.core.exceptions import OperationError
 from crm.core.forms import render_form, show_operation_error
 from crm.core.pagination import paginate
 from crm.core.time import kst_to_utc, to_kst
+from crm.engagements.pipeline import pipeline_board
 from crm.evaluations.operations import may_see_ranking
 from crm.extensions import db
 from crm.organisation.models import Consortium, Institution
@@ -34,6 +35,8 @@ bp = Blueprint("programmes", __name__)
 # Coordinators and national viewers read; only admins and the consortium's managers change anything.
 READERS = (Role.admin, Role.consortium_manager, Role.coordinator, Role.national_viewer)
 EDITORS = (Role.admin, Role.consortium_manager)
+# The pipeline board is case work: staff only (national viewers get aggregates elsewhere).
+CASE_WORKERS = (Role.admin, Role.consortium_manager, Role.coordinator)
 
 
 def _visible_year(year_id: int, manage: bool = False) -> ProgrammeYear:
@@ -193,6 +196,10 @@ def _programme_data(form: ProgrammeForm) -> operations.ProgrammeData:
         excluded_ksic_prefixes=form.excluded_ksic_prefixes.data or [],
         review_stages=form.review_stages.data or [],
         milestone_templates=form.milestone_templates.data or [],
+        # Left empty: the track's defaults (the operation fills them in).
+        sla_days=form.sla_days.data or None,
+        survey_rounds=form.survey_rounds.data,
+        survey_indicators=form.survey_indicators.data or None,
     )
 
 
@@ -235,6 +242,7 @@ def programme(programme_id: int):
         stages=[stage for stage in ReviewStage if programme.uses_stage(stage)],
         anchor_titles=operations.ANCHOR_TITLES,
         owner_titles=operations.OWNER_TITLES,
+        sla_rows=operations.sla_rows(programme),
     )
 
 
@@ -258,6 +266,19 @@ def edit_programme(programme_id: int):
         year=programme.programme_year,
         programme=programme,
         remaining=operations.remaining_budget(programme.programme_year, excluding=programme),
+    )
+
+
+@bp.get("/programmes/<int:programme_id>/pipeline")
+@allow(*CASE_WORKERS)
+def pipeline(programme_id: int):
+    programme = _visible_programme(programme_id)
+    stuck_only = request.args.get("stuck") == "1"
+    return render_template(
+        "engagements/pipeline.html",
+        programme=programme,
+        year=programme.programme_year,
+        board=pipeline_board(programme, current_user, stuck_only=stuck_only),
     )
 
 
