@@ -37,6 +37,15 @@ class ReadinessLevel(LabelledEnum):
             cls.advanced: _l("Advanced"),
         }
 
+    @property
+    def badge(self) -> str:
+        return {
+            "pre_adoption": "badge-danger",
+            "initial": "badge-warn",
+            "expanding": "",
+            "advanced": "badge-ok",
+        }[self.value]
+
 
 class DiagnosisStatus(LabelledEnum):
     draft = "draft"
@@ -70,3 +79,18 @@ class DiagnosisResult(TimestampMixin, db.Model):
     firm: Mapped[Firm] = relationship()
     engagement: Mapped[Engagement | None] = relationship()
     filled_by: Mapped[User | None] = relationship()
+
+    @classmethod
+    def visible_to(cls, user: Any) -> sa.ColumnElement[bool]:
+        """Whoever sees the firm's company data sees its diagnoses: staff of a related consortium, admins, and
+        the firm's own users (see `Firm.visible_to`)."""
+        from crm.firms.models import Firm
+
+        return cls.firm_id.in_(sa.select(Firm.id).where(Firm.visible_to(user)))
+
+    @property
+    def is_submitted(self) -> bool:
+        return self.status is DiagnosisStatus.submitted
+
+    def __str__(self) -> str:
+        return f"{self.firm.name} · {self.year}"
