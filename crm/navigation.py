@@ -19,6 +19,7 @@ _MENU: list[tuple[str, Any, frozenset[Role]]] = [
     ("applications.portal_calls", _l("Open calls"), frozenset({Role.firm_user})),
     ("applications.portal_list", _l("My applications"), frozenset({Role.firm_user})),
     ("engagements.portal_list", _l("My engagements"), frozenset({Role.firm_user})),
+    ("diagnosis.portal_index", _l("AI readiness diagnosis"), frozenset({Role.firm_user})),
     ("evaluations.index", _l("My evaluations"), frozenset({Role.evaluator})),
     ("firms.index", _l("Firms"), frozenset({Role.admin, Role.consortium_manager, Role.coordinator})),
     (

@@ -659,3 +659,17 @@ def bulk_decide(call_id: int):
     db.session.commit()
     flash(summary, "warning" if outcome.refused else "success")
     return redirect(back)
+
+
+@bp.app_template_global("portal_recent_applications")
+def portal_recent_applications(firm: Firm, limit: int = 5) -> list[Application]:
+    """The firm's latest applications, for the portal home."""
+    return list(
+        db.session.scalars(
+            sa.select(Application)
+            .where(Application.firm_id == firm.id)
+            .options(selectinload(Application.call))
+            .order_by(Application.created_at.desc(), Application.id.desc())
+            .limit(limit)
+        )
+    )
