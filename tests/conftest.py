@@ -128,6 +128,15 @@ def app_ctx(app: Flask) -> Iterator[None]:
 
 
 @pytest.fixture
+def english(app_ctx: None) -> Iterator[None]:
+    """Messages of operations called directly in English, so tests can assert on the source strings."""
+    from flask_babel import force_locale
+
+    with force_locale("en"):
+        yield
+
+
+@pytest.fixture
 def committed(app: Flask, postgres_admin_url: str) -> Iterator[sa.Engine]:
     """For concurrency tests: real commits on PostgreSQL instead of the rolled-back test transaction. Each
     thread that pushes its own app context gets its own session (and connection); every table is emptied

@@ -19,7 +19,7 @@ def _client_ip() -> str | None:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, dt.date | dt.datetime):
+    if isinstance(value, dt.date | dt.datetime | dt.time):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):  # hours, KPI values: exact, as text
         return str(value)

@@ -19,8 +19,15 @@ from crm.auth.models import Role, User
 from crm.auth.operations import hash_password
 from crm.core.time import kst_to_utc, today_kst, utcnow
 from crm.demo import data
+from crm.demo.activities import seed_activities
 from crm.demo.applications import ApplicationSeeder
 from crm.demo.data import Industry, Region
+from crm.demo.diagnosis import seed_diagnosis
+from crm.demo.engagements import EngagementSeeder
+from crm.demo.infrastructure import seed_infrastructure
+from crm.demo.outcomes import seed_outcomes
+from crm.demo.pipeline import seed_pipeline
+from crm.demo.training import seed_training
 from crm.extensions import db
 from crm.firms.identifiers import brn_check_digit, corp_no_check_digit, hangul_initials
 from crm.firms.models import BusinessStatus, Contact, Firm, FirmFinancial, FirmLink, LinkKind
@@ -34,6 +41,7 @@ from crm.programmes.models import (
     TargetUnit,
     Track,
 )
+from crm.programmes.operations import default_sla_days, default_survey_indicators, default_survey_rounds
 
 ULSAN = "울산 AI 사업단"
 GANGWON = "강원 AI 사업단"
@@ -234,6 +242,16 @@ def seed_demo() -> bool:
     db.session.add_all([*programmes.values(), *calls, *firms, *users])
     db.session.flush()
     ApplicationSeeder(rng, now, today).seed(calls, {firm.name: firm for firm in firms})
+    EngagementSeeder(rng, today).seed()
+    for seed_feature in (
+        seed_pipeline,
+        seed_activities,
+        seed_outcomes,
+        seed_training,
+        seed_infrastructure,
+        seed_diagnosis,
+    ):
+        seed_feature(rng, today)
     db.session.commit()
     return True
 
@@ -302,6 +320,9 @@ def _programme(year: ProgrammeYear, institution: Institution, spec: ProgrammeSpe
         excluded_ksic_prefixes=["56", "68"] if spec.track is Track.adoption else [],  # 음식점, 부동산
         review_stages=list(REVIEW_STAGES.get(spec.track, [])),
         milestone_templates=[dict(template) for template in MILESTONES[spec.track]],
+        sla_days=default_sla_days(spec.track),
+        survey_rounds=default_survey_rounds(spec.track),
+        survey_indicators=default_survey_indicators(spec.track),
     )
 
 

@@ -30,6 +30,8 @@ from tests.factories import (
     make_user,
 )
 
+pytestmark = pytest.mark.usefixtures("english")
+
 
 @pytest.fixture
 def world(app):

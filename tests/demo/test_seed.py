@@ -247,7 +247,9 @@ def test_applications_at_every_stage_with_documents_history_and_engagements(seed
         if application.status is not ApplicationStatus.draft:
             assert not application.missing_document_kinds
     selected = [a for a in applications if a.status is ApplicationStatus.selected]
-    engaged = set(db.session.scalars(sa.select(Engagement.application_id)))
+    engaged = set(
+        db.session.scalars(sa.select(Engagement.application_id).where(Engagement.application_id.is_not(None)))
+    )
     assert {a.id for a in selected} == engaged
     demo_firm = db.session.scalar(sa.select(User).where(User.email == "firm@example.com")).firm
     own = [a for a in applications if a.firm_id == demo_firm.id]

@@ -29,6 +29,8 @@ from tests.factories import (
     make_user,
 )
 
+pytestmark = pytest.mark.usefixtures("english")
+
 E = EngagementStatus
 TODAY = today_kst()
 TEMPLATES = [

@@ -258,3 +258,10 @@ def test_engagement_list_filters_by_status(client_en, world):
     login(client_en, world["coordinator"].email)
     html = client_en.get("/engagements?status=closed").get_data(as_text=True)
     assert "(주)종료기업" in html and world["engagement"].firm.name not in html
+
+
+def test_an_engagement_over_the_sixty_percent_rule_is_flagged_on_its_page(client_en, world):
+    engagement = make_engagement(world["programme"], gov_krw=70_000_000, local_krw=30_000_000)
+    login(client_en, world["coordinator"].email)
+    html = client_en.get(f"/engagements/{engagement.id}").get_data(as_text=True)
+    assert "70.0%" in html and "over 60%" in html

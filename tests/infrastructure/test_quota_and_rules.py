@@ -20,6 +20,9 @@ from crm.programmes.models import TargetUnit, Track
 from tests.factories import make_engagement, make_gpu_allocation, make_gpu_usage, make_programme, make_user
 from tests.infrastructure.helpers import engagement_in, make_world
 
+pytestmark = pytest.mark.usefixtures("english")
+
+
 E = EngagementStatus
 
 

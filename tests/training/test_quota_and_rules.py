@@ -26,6 +26,8 @@ from tests.factories import (
 )
 from tests.training.helpers import make_world, session_in
 
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def _session_data(world, **changes) -> SessionData:
     values = {
