@@ -99,6 +99,8 @@ class EngagementSeeder:
         starts_on, ends_on = self.period(engagement, ended)
         self.terms(engagement, starts_on, ends_on)
         moments = self.moments(engagement, steps)
+        for row in engagement.history:  # selected (or registered) before the agreement was signed
+            row.at = min(row.at, moments[0] - timedelta(days=self.rng.randint(7, 20)))
         previous = engagement.status
         for status, at in zip(steps, moments, strict=True):
             reason = "협약 위반(사업비 목적 외 사용)에 따른 협약해지" if status is E.terminated else ""
