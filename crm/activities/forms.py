@@ -12,6 +12,7 @@ from wtforms.validators import Optional
 
 from crm.activities.models import ActivityKind
 from crm.activities.operations import ActivityData, activity_problems
+from crm.core.forms import add_problems
 
 
 class HoursField(StringField):
@@ -83,12 +84,7 @@ class ActivityForm(FlaskForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
-        for name, messages in activity_problems(self.to_data()).items():
-            field = self._fields.get(name)
-            if field is not None and not field.errors:  # a field that did not parse keeps that message
-                field.errors = [*field.errors, *(str(m) for m in messages)]
-                valid = False
-        return valid
+        return add_problems(self, activity_problems(self.to_data())) and valid
 
 
 class ConfirmDeleteForm(FlaskForm):

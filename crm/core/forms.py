@@ -26,6 +26,18 @@ def show_operation_error(form: FlaskForm | None, error: OperationError) -> None:
         flash(str(error.message) if not unplaced else " ".join(str(m) for m in unplaced), "error")
 
 
+def add_problems(form: FlaskForm, problems: dict[str, list[Any]]) -> bool:
+    """Puts an operation's checks under the fields, so one submit shows every problem at once; a field that
+    did not even parse keeps that message. False when any problem was placed."""
+    valid = True
+    for name, messages in problems.items():
+        field = form._fields.get(name)
+        if field is not None and not field.errors:
+            field.errors = [*field.errors, *(str(m) for m in messages)]
+            valid = False
+    return valid
+
+
 def render_form(template: str, **context: Any) -> tuple[str, int]:
     """A form page. Rendered in answer to a POST it means the submission was refused: 422, with the
     errors and everything that was typed."""

@@ -7,20 +7,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, DecimalField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from crm.core.forms import StrippedStringField
+from crm.core.forms import StrippedStringField, add_problems
 from crm.infrastructure.models import GpuAllocation
 from crm.infrastructure.operations import AllocationData, UsageData, allocation_problems, usage_problems
-
-
-def _merge(form: FlaskForm, problems: dict[str, list[Any]]) -> bool:
-    """Puts the operation's problems under fields that parsed; False when there were any."""
-    valid = True
-    for name, messages in problems.items():
-        field = form._fields.get(name)
-        if field is not None and not field.errors:
-            field.errors = [*field.errors, *(str(m) for m in messages)]
-            valid = False
-    return valid
 
 
 class AllocationForm(FlaskForm):
@@ -45,7 +34,7 @@ class AllocationForm(FlaskForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
-        return _merge(self, allocation_problems(self.to_data(), self.allocation)) and valid
+        return add_problems(self, allocation_problems(self.to_data(), self.allocation)) and valid
 
     def to_data(self) -> AllocationData:
         return AllocationData(
@@ -73,7 +62,7 @@ class UsageForm(FlaskForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
-        return _merge(self, usage_problems(self.to_data(), self.allocation)) and valid
+        return add_problems(self, usage_problems(self.to_data(), self.allocation)) and valid
 
     def to_data(self) -> UsageData:
         return UsageData(used_on=self.used_on.data, hours=self.hours.data, purpose=self.purpose.data or "")

@@ -7,14 +7,14 @@ programme), then the allocation row (usage sums the allocation's entries)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from crm.audit.operations import diff, record_audit
+from crm.audit.operations import apply_changes, record_audit
 from crm.auth.models import User
 from crm.core.exceptions import NotPermitted, RuleViolation, ValidationFailed
 from crm.core.time import today_kst
@@ -38,29 +38,6 @@ TENTH = Decimal("0.1")
 def _hours(value: Any) -> Decimal:
     """A database number (Decimal, or int/float from SQLite's SUM) as hours to one decimal."""
     return Decimal(str(value or 0)).quantize(TENTH)
-
-
-def _plain(value: Any) -> Any:
-    """Audit rows are JSON: hours (Decimal) and times of day go in as text."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, time):
-        return value.isoformat(timespec="minutes")
-    return value
-
-
-def _audited(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _plain(value) for key, value in values.items()}
-
-
-def _apply(obj: Any, values: dict[str, Any], action: str, actor: User) -> None:
-    """Like audit.apply_changes, for rows with Decimal and time columns."""
-    changes = {key: [_plain(old), _plain(new)] for key, (old, new) in diff(obj, values).items()}
-    for key, value in values.items():
-        setattr(obj, key, value)
-    db.session.flush()
-    if changes:
-        record_audit(action, obj, changes, actor=actor)
 
 
 # --- quota --------------------------------------------------------------------------------------------
@@ -332,11 +309,9 @@ def grant_hours(engagement: Engagement, data: AllocationData, actor: User) -> Gp
         allocation = GpuAllocation(engagement_id=engagement.id, granted_by_id=actor.id, **values)
         db.session.add(allocation)
         db.session.flush()
-        record_audit(
-            "gpu.grant", allocation, _audited({"engagement_id": engagement.id, **values}), actor=actor
-        )
+        record_audit("gpu.grant", allocation, {"engagement_id": engagement.id, **values}, actor=actor)
         return allocation
-    _apply(existing, values, "gpu.grant.change", actor)
+    apply_changes(existing, values, "gpu.grant.change", actor)
     return existing
 
 

@@ -12,7 +12,7 @@ from flask_wtf.file import FileField
 from wtforms import DateField, StringField
 from wtforms.validators import Optional
 
-from crm.core.forms import MoneyField, StrippedStringField
+from crm.core.forms import MoneyField, StrippedStringField, add_problems
 from crm.documents.storage import ACCEPT
 from crm.outcomes.models import KpiRow, OutcomeSurvey
 from crm.outcomes.operations import ActualData, KpiData, SurveyAnswers, indicators_of, kpi_problems
@@ -95,17 +95,6 @@ class CountField(StringField):
             raise ValueError(str(_l("Enter a whole number, e.g. 25."))) from None
 
 
-def _add_problems(form: FlaskForm, problems: dict[str, list[Any]]) -> bool:
-    """Puts the operation's messages under fields that parsed; False when there were any."""
-    valid = True
-    for name, messages in problems.items():
-        field = form._fields.get(name)
-        if field is not None and not field.errors:
-            field.errors = [*field.errors, *(str(m) for m in messages)]
-            valid = False
-    return valid
-
-
 class KpiForm(FlaskForm):
     indicator = StrippedStringField(
         _l("Indicator"),
@@ -133,7 +122,7 @@ class KpiForm(FlaskForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
-        return _add_problems(self, kpi_problems(self.to_data())) and valid
+        return add_problems(self, kpi_problems(self.to_data())) and valid
 
 
 class ActualsForm(FlaskForm):

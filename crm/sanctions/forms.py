@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from crm.core.forms import MoneyField
+from crm.core.forms import MoneyField, add_problems
 from crm.sanctions.models import AppealStatus, Sanction, SanctionKind
 from crm.sanctions.operations import SanctionData, SanctionUpdate, sanction_problems
 
@@ -51,12 +51,7 @@ class SanctionEditForm(FlaskForm):
         problems = sanction_problems(
             self._kind(), self.basis.data, self._starts_on(), self.ends_on.data, self.amount_krw.data
         )
-        for name, messages in problems.items():
-            field = self._fields.get(name)
-            if field is not None and not field.errors:  # a field that did not even parse keeps that message
-                field.errors = [*field.errors, *(str(m) for m in messages)]
-                valid = False
-        return valid
+        return add_problems(self, problems) and valid
 
     def to_update(self) -> SanctionUpdate:
         return SanctionUpdate(

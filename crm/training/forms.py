@@ -15,7 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from crm.core.forms import StrippedStringField
+from crm.core.forms import StrippedStringField, add_problems
 from crm.engagements.models import Engagement
 from crm.firms.operations import brn_problem
 from crm.programmes.models import Programme
@@ -52,12 +52,7 @@ class SessionForm(FlaskForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
-        for name, messages in session_problems(self.programme, self.to_data(), self.session).items():
-            field = self._fields[name]
-            if not field.errors:  # a field that did not even parse keeps that message
-                field.errors = [*field.errors, *(str(m) for m in messages)]
-                valid = False
-        return valid
+        return add_problems(self, session_problems(self.programme, self.to_data(), self.session)) and valid
 
     def to_data(self) -> SessionData:
         return SessionData(

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from crm.audit.operations import diff, log_personal_data_access, record_audit
+from crm.audit.operations import apply_changes, log_personal_data_access, record_audit
 from crm.auth.models import STAFF_ROLES, Role, User
 from crm.core.db import utcnow
 from crm.core.exceptions import Conflict, NotPermitted, RuleViolation, ValidationFailed
@@ -29,29 +29,6 @@ MAX_CAPACITY = 10_000
 MAX_HOURS = Decimal("24")  # one session is one day's teaching; a multi-day course is several sessions
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE = re.compile(r"[0-9+()\-. ]{7,30}")
-
-
-def _plain(value: Any) -> Any:
-    """Audit rows are JSON: hours (Decimal) and times of day go in as text."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, time):
-        return value.isoformat(timespec="minutes")
-    return value
-
-
-def _audited(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _plain(value) for key, value in values.items()}
-
-
-def _apply(obj: Any, values: dict[str, Any], action: str, actor: User) -> None:
-    """Like audit.apply_changes, for rows with Decimal and time columns."""
-    changes = {key: [_plain(old), _plain(new)] for key, (old, new) in diff(obj, values).items()}
-    for key, value in values.items():
-        setattr(obj, key, value)
-    db.session.flush()
-    if changes:
-        record_audit(action, obj, changes, actor=actor)
 
 
 # --- who may ------------------------------------------------------------------------------------------
@@ -301,9 +278,7 @@ def create_session(programme: Programme, data: SessionData, actor: User) -> Trai
     session = TrainingSession(programme_id=programme.id, created_by_id=actor.id, **values)
     db.session.add(session)
     db.session.flush()
-    record_audit(
-        "training.session.create", session, _audited({"programme_id": programme.id, **values}), actor=actor
-    )
+    record_audit("training.session.create", session, {"programme_id": programme.id, **values}, actor=actor)
     return session
 
 
@@ -325,7 +300,7 @@ def update_session(session: TrainingSession, data: SessionData, actor: User) -> 
     session = _lock(session)
     if problems := session_problems(session.programme, data, session):
         raise ValidationFailed(problems)
-    _apply(session, _session_values(data), "training.session.update", actor)
+    apply_changes(session, _session_values(data), "training.session.update", actor)
     return session
 
 
