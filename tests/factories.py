@@ -23,7 +23,7 @@ from crm.firms.identifiers import brn_check_digit, hangul_initials
 from crm.firms.models import Contact, Firm, FirmFinancial, FirmLink, LinkKind
 from crm.infrastructure.models import GpuAllocation, GpuUsage
 from crm.milestones.models import Milestone, MilestoneOwner
-from crm.notices.models import Delivery, Notice, NoticeKind
+from crm.notices.models import Delivery, Heartbeat, Notice, NoticeKind, Reminder, ReminderRule
 from crm.organisation.models import Consortium, Institution, InstitutionRole
 from crm.outcomes.models import KpiRow, OutcomeSurvey
 from crm.portal.models import FirmClaim
@@ -539,3 +539,14 @@ def make_firm_activity(firm: Firm | None = None, **kw: Any) -> Activity:
         **kw,
     }
     return _save(Activity(**values))
+
+
+def make_reminder(milestone: Milestone | None = None, **kw: Any) -> Reminder:
+    milestone = milestone or make_milestone()
+    values = {"milestone_id": milestone.id, "rule": ReminderRule.d7, "due_on": milestone.due_on, **kw}
+    return _save(Reminder(**values))
+
+
+def make_heartbeat(**kw: Any) -> Heartbeat:
+    values = {"name": f"worker{_n()}@test", **kw}
+    return _save(Heartbeat(**values))

@@ -45,6 +45,8 @@ FACTORY_FOR_TABLE = {
     "gpu_allocations": factories.make_gpu_allocation,
     "gpu_usages": factories.make_gpu_usage,
     "diagnosis_results": factories.make_diagnosis_result,
+    "reminders": factories.make_reminder,
+    "heartbeats": factories.make_heartbeat,
 }
 
 

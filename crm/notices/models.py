@@ -3,7 +3,7 @@ own transaction; a sender claims each Delivery atomically before sending, so not
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,15 +48,15 @@ class NoticeStatus(LabelledEnum):
 
 
 class DeliveryStatus(LabelledEnum):
-    pending = "pending"
-    sending = "sending"  # claimed by a sender
+    queued = "queued"  # waiting for a sender (first try, or a retry after a temporary failure)
+    sending = "sending"  # claimed by a sender, under a lease
     sent = "sent"
-    failed = "failed"  # gave up after retries; can be retried by hand
+    failed = "failed"  # a permanent refusal, or retries used up; staff can retry it by hand
 
     @classmethod
     def _titles(cls):
         return {
-            cls.pending: _l("Pending"),
+            cls.queued: _l("Queued"),
             cls.sending: _l("Sending"),
             cls.sent: _l("Sent"),
             cls.failed: _l("Failed"),
@@ -80,6 +80,9 @@ class Notice(db.Model):
         enum_type(NoticeStatus, "notice_status"), default=NoticeStatus.scheduled
     )
     send_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # Marketing-type notices go only to contacts who opted in, and never 21:00–08:00 KST.
+    marketing: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -93,6 +96,7 @@ class Delivery(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("notice_id", "recipient", name="uq_deliveries_notice_recipient"),
         sa.Index("ix_deliveries_status", "status"),
+        sa.UniqueConstraint("message_id", name="uq_deliveries_message_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -102,11 +106,59 @@ class Delivery(db.Model):
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id", ondelete="SET NULL"))
     status: Mapped[DeliveryStatus] = mapped_column(
-        enum_type(DeliveryStatus, "delivery_status"), default=DeliveryStatus.pending
+        enum_type(DeliveryStatus, "delivery_status"), default=DeliveryStatus.queued
     )
+    channel: Mapped[str] = mapped_column(sa.String(20), default="email", server_default="email")
+    locale: Mapped[str] = mapped_column(sa.String(5), default="ko", server_default="ko")
+    # Rendered for this recipient (variables, language); empty means the notice's own subject and body.
+    subject: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    body: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    # Deterministic, so a resend after a lost acknowledgement carries the same Message-ID.
+    message_id: Mapped[str | None] = mapped_column(sa.String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     last_error: Mapped[str] = mapped_column(sa.Text, default="")
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     notice: Mapped[Notice] = relationship(back_populates="deliveries")
+
+
+class ReminderRule(LabelledEnum):
+    d7 = "d7"
+    d1 = "d1"
+    overdue = "overdue"  # the first overdue day, then weekly
+
+    @classmethod
+    def _titles(cls):
+        return {cls.d7: _l("7 days before"), cls.d1: _l("1 day before"), cls.overdue: _l("Overdue")}
+
+
+class Reminder(db.Model):
+    """One reminder of one milestone for one rule and day: the unique key makes a sweep that runs twice, or
+    a task that is redelivered, send nothing new."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        sa.UniqueConstraint("milestone_id", "rule", "due_on", name="uq_reminders_milestone_rule_day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    milestone_id: Mapped[int] = mapped_column(sa.ForeignKey("milestones.id", ondelete="CASCADE"), index=True)
+    rule: Mapped[ReminderRule] = mapped_column(enum_type(ReminderRule, "reminder_rule"))
+    due_on: Mapped[date]  # the day this reminder is for (the milestone's due day, or the overdue week's day)
+    notice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notices.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Heartbeat(db.Model):
+    """The last sign of life of beat, the reminder sweep and each worker, for the health page."""
+
+    __tablename__ = "heartbeats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)  # "beat", "sweep", "worker@host"
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    detail: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)

@@ -117,7 +117,7 @@ def deliver_notice(notice_id: int) -> int:
     with _sender_session() as session:
         ids = session.scalars(
             sa.select(Delivery.id).where(
-                Delivery.notice_id == notice_id, Delivery.status == DeliveryStatus.pending
+                Delivery.notice_id == notice_id, Delivery.status == DeliveryStatus.queued
             )
         ).all()
         return sum(1 for delivery_id in ids if deliver(session, delivery_id))
@@ -127,7 +127,7 @@ def claim(session: Session, delivery_id: int) -> bool:
     """pending → sending in one conditional UPDATE, committed: True only for the one caller that won."""
     result = session.execute(
         sa.update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.pending)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.queued)
         .values(status=DeliveryStatus.sending, claimed_at=utcnow(), attempts=Delivery.attempts + 1)
     )
     session.commit()
@@ -141,7 +141,7 @@ def deliver(session: Session, delivery_id: int) -> bool:
     try:
         send_email(delivery.recipient, delivery.recipient_name, delivery.notice.subject, delivery.notice.body)
     except (OSError, smtplib.SMTPException) as error:
-        delivery.status = DeliveryStatus.pending  # kept for the next attempt; the error says why
+        delivery.status = DeliveryStatus.queued  # kept for the next attempt; the error says why
         delivery.last_error = f"{type(error).__name__}: {error}"[:2000]
         session.commit()
         current_app.logger.warning("delivery %s failed: %s", delivery_id, delivery.last_error)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 01:32:07.373265
+Create Date: 2026-11-22 02:00:52.156027
 
 """
 
@@ -82,6 +82,15 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_firms_sido_code"), ["sido_code"], unique=False)
         batch_op.create_index(batch_op.f("ix_firms_sigungu_code"), ["sigungu_code"], unique=False)
 
+    op.create_table(
+        "heartbeats",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_heartbeats")),
+        sa.UniqueConstraint("name", name=op.f("uq_heartbeats_name")),
+    )
     op.create_table(
         "login_failures",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -512,6 +521,8 @@ def upgrade():
             nullable=False,
         ),
         sa.Column("send_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("marketing", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], name=op.f("fk_notices_created_by_id_users")),
@@ -627,7 +638,7 @@ def upgrade():
         sa.Column(
             "status",
             sa.Enum(
-                "pending",
+                "queued",
                 "sending",
                 "sent",
                 "failed",
@@ -638,6 +649,14 @@ def upgrade():
             ),
             nullable=False,
         ),
+        sa.Column("channel", sa.String(length=20), server_default="email", nullable=False),
+        sa.Column("locale", sa.String(length=5), server_default="ko", nullable=False),
+        sa.Column("subject", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("body", sa.Text(), server_default="", nullable=False),
+        sa.Column("message_id", sa.String(length=200), nullable=True),
+        sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("enqueued_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("last_error", sa.Text(), nullable=False),
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
@@ -653,9 +672,11 @@ def upgrade():
         ),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_deliveries_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deliveries")),
+        sa.UniqueConstraint("message_id", name="uq_deliveries_message_id"),
         sa.UniqueConstraint("notice_id", "recipient", name="uq_deliveries_notice_recipient"),
     )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_deliveries_next_attempt_at"), ["next_attempt_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_deliveries_notice_id"), ["notice_id"], unique=False)
         batch_op.create_index("ix_deliveries_status", ["status"], unique=False)
 
@@ -1435,6 +1456,41 @@ def upgrade():
         batch_op.create_index("ix_milestones_due_on", ["due_on"], unique=False)
         batch_op.create_index(batch_op.f("ix_milestones_engagement_id"), ["engagement_id"], unique=False)
 
+    op.create_table(
+        "reminders",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("milestone_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "rule",
+            sa.Enum(
+                "d7",
+                "d1",
+                "overdue",
+                name="reminder_rule",
+                native_enum=False,
+                create_constraint=True,
+                length=15,
+            ),
+            nullable=False,
+        ),
+        sa.Column("due_on", sa.Date(), nullable=False),
+        sa.Column("notice_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["milestone_id"],
+            ["milestones.id"],
+            name=op.f("fk_reminders_milestone_id_milestones"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["notice_id"], ["notices.id"], name=op.f("fk_reminders_notice_id_notices"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reminders")),
+        sa.UniqueConstraint("milestone_id", "rule", "due_on", name="uq_reminders_milestone_rule_day"),
+    )
+    with op.batch_alter_table("reminders", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_reminders_milestone_id"), ["milestone_id"], unique=False)
+
     with op.batch_alter_table("firms", schema=None) as batch_op:
         batch_op.create_foreign_key(
             batch_op.f("fk_firms_registered_by_id_users"),
@@ -1452,6 +1508,10 @@ def downgrade():
     with op.batch_alter_table("firms", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_firms_registered_by_id_users"), type_="foreignkey")
 
+    with op.batch_alter_table("reminders", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_reminders_milestone_id"))
+
+    op.drop_table("reminders")
     with op.batch_alter_table("milestones", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_milestones_engagement_id"))
         batch_op.drop_index("ix_milestones_due_on")
@@ -1526,6 +1586,7 @@ def downgrade():
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_deliveries_status")
         batch_op.drop_index(batch_op.f("ix_deliveries_notice_id"))
+        batch_op.drop_index(batch_op.f("ix_deliveries_next_attempt_at"))
 
     op.drop_table("deliveries")
     with op.batch_alter_table("applications", schema=None) as batch_op:
@@ -1610,6 +1671,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_login_failures_at"))
 
     op.drop_table("login_failures")
+    op.drop_table("heartbeats")
     with op.batch_alter_table("firms", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_firms_sigungu_code"))
         batch_op.drop_index(batch_op.f("ix_firms_sido_code"))
