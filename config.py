@@ -76,6 +76,14 @@ class Config:
 
     # Celery: REDIS_URL gives the real broker; without it an embedded broker that needs no server.
     CELERY_TASK_ALWAYS_EAGER = False
+    # The outbox: how often the relay looks for deliveries to enqueue, how long a sender holds a claim,
+    # when an enqueued delivery that nobody took is enqueued again, and the retry schedule.
+    OUTBOX_RELAY_SECONDS = float(os.environ.get("OUTBOX_RELAY_SECONDS", "5"))
+    DELIVERY_LEASE_SECONDS = int(os.environ.get("DELIVERY_LEASE_SECONDS", "120"))
+    DELIVERY_REENQUEUE_SECONDS = int(os.environ.get("DELIVERY_REENQUEUE_SECONDS", "300"))
+    DELIVERY_RETRY_BASE_SECONDS = int(os.environ.get("DELIVERY_RETRY_BASE_SECONDS", "30"))
+    DELIVERY_MAX_ATTEMPTS = int(os.environ.get("DELIVERY_MAX_ATTEMPTS", "8"))
+    MESSAGE_ID_DOMAIN = os.environ.get("MESSAGE_ID_DOMAIN", "axcrm.local")
 
 
 class DevelopmentConfig(Config):

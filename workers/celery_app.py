@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from flask import Flask
 
 # Redis redelivers an unacknowledged task after this long; tasks (acks_late) must finish well inside it.
@@ -58,6 +59,14 @@ def celery_init_app(app: Flask) -> Celery:
         task_always_eager=app.config.get("CELERY_TASK_ALWAYS_EAGER", False),
         **broker_settings(app),
     )
+    celery.conf.beat_schedule = {
+        # Hands due deliveries to the workers; the web requests never talk to the broker themselves.
+        "outbox-relay": {"task": "outbox.relay", "schedule": float(app.config["OUTBOX_RELAY_SECONDS"])},
+        # D-7, D-1 and overdue reminders, daily at 09:00 KST (the app's timezone is Asia/Seoul).
+        "reminder-sweep": {"task": "reminders.sweep", "schedule": crontab(hour=9, minute=0)},
+        "worker-heartbeat": {"task": "health.heartbeat", "schedule": 60.0},
+    }
+    celery.conf.include = ["workers.tasks"]
     celery.set_default()
     app.extensions["celery"] = celery
     return celery

@@ -42,6 +42,7 @@ from tests.factories import (
     make_sanction,
     make_user,
 )
+from tests.mail import deliver_queued
 
 S = ApplicationStatus
 
@@ -125,6 +126,7 @@ def test_happy_path_from_draft_to_selection_writes_history_audit_notices_and_the
 def test_notice_mail_is_written_after_commit(setup, app):
     _submitted(setup)
     db.session.commit()
+    deliver_queued()
     mails = list(Path(app.config["OUTBOX_DIR"]).glob("*.eml"))
     assert any("ceo@firm.example" in m.read_text(errors="replace") for m in mails)
 

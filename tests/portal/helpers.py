@@ -15,6 +15,7 @@ from flask import Flask
 
 from crm.auth.models import User
 from crm.extensions import db
+from tests.mail import deliver_queued
 
 _seq = itertools.count(1)
 _LINK = re.compile(r"https?://[^/\s]+(/portal/verify/[A-Za-z0-9_\-]+)")
@@ -47,7 +48,9 @@ def signup_form(**changes: Any) -> dict[str, Any]:
 
 
 def mails_to(app: Flask, address: str) -> list[EmailMessage]:
-    """The messages written to the outbox for `address`, oldest first."""
+    """The messages written to the outbox for `address`, oldest first (after the relay delivered what was
+    queued, as the workers would)."""
+    deliver_queued()
     outbox = Path(app.config["OUTBOX_DIR"])
     found = []
     for path in sorted(outbox.glob("*.eml")) if outbox.exists() else []:

@@ -1,0 +1,61 @@
+"""Celery tasks. Each takes ids, runs inside the Flask app context, has a retry limit with backoff for
+infrastructure trouble (the database or broker away for a moment), and is safe to run twice: the outbox
+claims deliveries atomically, and reminders are unique per milestone, rule and day."""
+
+from __future__ import annotations
+
+import socket
+from datetime import date
+
+from celery import shared_task
+from sqlalchemy.exc import OperationalError
+
+from crm.core.db import utcnow
+
+RETRY = {
+    "autoretry_for": (OperationalError, ConnectionError),
+    "retry_backoff": 2,
+    "retry_backoff_max": 120,  # never a far-future countdown
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(name="outbox.send_delivery", **RETRY)
+def send_delivery(delivery_id: int) -> str:
+    from crm.notices.outbox import send_delivery as send
+
+    return send(delivery_id)
+
+
+def enqueue_delivery(delivery_id: int) -> None:
+    # The task id names the delivery, so two copies in flight are recognisable in the broker's logs.
+    send_delivery.apply_async(args=[delivery_id], task_id=f"delivery-{delivery_id}-{utcnow():%Y%m%d%H%M%S%f}")
+
+
+@shared_task(name="outbox.relay", **RETRY)
+def relay() -> int:
+    from crm.notices.outbox import relay as run_relay
+
+    beat("relay")
+    return run_relay(enqueue_delivery)
+
+
+@shared_task(name="reminders.sweep", **RETRY)
+def sweep_reminders(day: str | None = None) -> int:
+    from crm.notices.reminders import run_sweep
+
+    result = run_sweep(date.fromisoformat(day) if day else None)
+    return result.created
+
+
+@shared_task(name="health.heartbeat", **RETRY)
+def heartbeat() -> None:
+    beat(f"worker@{socket.gethostname()}")
+
+
+def beat(name: str) -> None:
+    """Records a sign of life (upsert by name) in its own transaction."""
+    from crm.notices.health import record_heartbeat
+
+    record_heartbeat(name)
