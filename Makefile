@@ -28,10 +28,14 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 translations: $(VENV)/.runtime-installed ## Compile the Korean and English catalogues (.mo files are not committed)
 	@$(BIN)/pybabel compile --statistics -d translations 2>&1 | grep -v '^compiling' || true
 
-run: $(VENV)/.runtime-installed translations ## Run the app with demo data on http://127.0.0.1:5000 (SQLite)
+run: $(VENV)/.runtime-installed translations ## Run web, worker and beat with demo data on http://127.0.0.1:5000 (SQLite, no servers needed)
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo
-	@echo "AX CRM: http://$(HOST):$(PORT)  (demo accounts in README.md, password demo-pass-2026)"
+	@mkdir -p instance
+	@echo "AX CRM: http://$(HOST):$(PORT)  (demo accounts in README.md, password demo-pass-2026; mail lands in instance/outbox/)"
+	@$(BIN)/celery -A workers.celery_app worker -B --loglevel=WARNING --concurrency=2 \
+		-s instance/celerybeat-schedule --logfile instance/worker.log & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev-installed translations ## Run the whole test suite

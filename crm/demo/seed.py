@@ -31,6 +31,8 @@ from crm.demo.training import seed_training
 from crm.extensions import db
 from crm.firms.identifiers import brn_check_digit, corp_no_check_digit, hangul_initials
 from crm.firms.models import BusinessStatus, Contact, Firm, FirmFinancial, FirmLink, LinkKind
+from crm.notices.models import NoticeKind
+from crm.notices.outbox import firm_recipients, queue_notice
 from crm.organisation.models import Consortium, Institution, InstitutionRole
 from crm.programmes.models import (
     DEFAULT_COUNTING_POINT,
@@ -252,8 +254,22 @@ def seed_demo() -> bool:
         seed_diagnosis,
     ):
         seed_feature(rng, today)
+    _welcome_notice()
     db.session.commit()
     return True
+
+
+def _welcome_notice() -> None:
+    """One notice the worker delivers on `make run` (into instance/outbox/ without SMTP_URL)."""
+    firms = db.session.scalars(sa.select(Firm).where(Firm.name.in_(FIXED_LINK_INSTITUTION))).all()
+    recipients = [recipient for firm in firms for recipient in firm_recipients(firm)]
+    queue_notice(
+        kind=NoticeKind.cohort,
+        subject="[AX CRM] 2026년 하반기 AI 솔루션 도입 지원사업 안내",
+        body="AX CRM 포털에서 모집 중인 공고와 우리 기업의 지원과제 일정을 확인하세요.",
+        recipients=recipients,
+        audience={"source": "demo"},
+    )
 
 
 # --- organisations and programmes -------------------------------------------------------------------
