@@ -84,6 +84,12 @@ class Config:
     DELIVERY_RETRY_BASE_SECONDS = int(os.environ.get("DELIVERY_RETRY_BASE_SECONDS", "30"))
     DELIVERY_MAX_ATTEMPTS = int(os.environ.get("DELIVERY_MAX_ATTEMPTS", "8"))
     MESSAGE_ID_DOMAIN = os.environ.get("MESSAGE_ID_DOMAIN", "axcrm.local")
+    # SMS / 카카오 알림톡 provider (crm/notices/channels.py): JSON POSTed to TEXT_API_URL with the key as a
+    # bearer token; TEXT_SENDER is the registered sending number. Without a URL, text messages are written
+    # to OUTBOX_DIR as .json files, as mail is without SMTP_URL.
+    TEXT_API_URL = os.environ.get("TEXT_API_URL") or None
+    TEXT_API_KEY = os.environ.get("TEXT_API_KEY", "")
+    TEXT_SENDER = os.environ.get("TEXT_SENDER", "")
 
 
 class DevelopmentConfig(Config):

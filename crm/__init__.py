@@ -98,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.firms.views import bp as firms_bp
     from crm.infrastructure.views import bp as infrastructure_bp
     from crm.milestones.views import bp as milestones_bp
+    from crm.notices.views import bp as notices_bp
     from crm.organisation.views import bp as organisation_bp
     from crm.outcomes.views import bp as outcomes_bp
     from crm.portal.views import bp as portal_bp
@@ -119,6 +120,7 @@ def register_blueprints(app: Flask) -> None:
         evaluations_bp,
         engagements_bp,
         milestones_bp,
+        notices_bp,
         activities_bp,
         outcomes_bp,
         training_bp,

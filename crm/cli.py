@@ -16,3 +16,7 @@ def register_commands(app: Flask) -> None:
 
         created = seed_demo()
         click.echo("demo data loaded" if created else "demo data already present; nothing changed")
+
+    from crm.notices.cli import reminders_cli
+
+    app.cli.add_command(reminders_cli)

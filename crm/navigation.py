@@ -37,6 +37,7 @@ _MENU: list[tuple[str, Any, frozenset[Role]]] = [
         _l("Milestones"),
         frozenset({Role.admin, Role.consortium_manager, Role.coordinator}),
     ),
+    ("notices.index", _l("Notices"), frozenset({Role.admin, Role.consortium_manager, Role.coordinator})),
     (
         "portal.claims",
         _l("Account requests"),

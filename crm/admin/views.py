@@ -11,10 +11,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import aliased, selectinload
 
+from crm.admin import health
 from crm.admin.forms import ActionForm, DeactivateForm, PasswordSetForm, UserFilterForm, UserForm
 from crm.audit.models import AuditEvent
 from crm.auth import operations
-from crm.auth.models import Role, User, UserSession
+from crm.auth.models import STAFF_ROLES, Role, User, UserSession
 from crm.core.access import allow
 from crm.core.exceptions import OperationError
 from crm.core.forms import render_form, show_operation_error
@@ -203,3 +204,17 @@ def scope_label(user: User) -> str:
 @bp.app_template_global("user_scope")
 def _user_scope(user: User) -> str:
     return scope_label(user)
+
+
+@bp.get("/health")
+@allow(Role.admin)
+def scheduler_health():
+    return render_template("admin/health.html", health=health.scheduler_health(), age=health.format_age)
+
+
+@bp.app_template_global("sweep_banner")
+def _sweep_banner(user: Any) -> dict[str, Any] | None:
+    """For the base template: staff are warned when the daily reminder sweep is late (crm/admin/health.py)."""
+    if not getattr(user, "is_authenticated", False) or user.role not in STAFF_ROLES:
+        return None
+    return health.sweep_banner()

@@ -9,7 +9,6 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -33,8 +32,7 @@ from crm.core.time import today_kst
 from crm.engagements.models import Engagement, EngagementHistory, EngagementStatus
 from crm.extensions import db
 from crm.firms.models import Firm, FirmLink, LinkKind
-from crm.notices.models import NoticeKind
-from crm.notices.outbox import notify_firm
+from crm.notices.templates import portal_path, queue_status_notice
 from crm.programmes.models import Call, Programme, ReviewStage, Track
 
 S = ApplicationStatus
@@ -388,7 +386,7 @@ def transition(
     )
     if target is S.selected:
         create_engagement(application, actor, options.override_reason if extra_audit else "")
-    _notify_status(application, target)
+    _notify_status(application, current, target)
     return application
 
 
@@ -580,50 +578,41 @@ def create_engagement(application: Application, actor: User | None, override_rea
 
 # --- Notices to the firm ---------------------------------------------------------------------------------
 
-_NOTIFIED = {
-    S.submitted: (
-        _l("[AX CRM] Application received: %(call)s"),
-        _l("%(firm)s's application to “%(call)s” was received. You can follow its status in the portal."),
-    ),
-    S.supplement_requested: (
-        _l("[AX CRM] Supplement requested: %(call)s"),
-        _l("Please supplement %(firm)s's application to “%(call)s” by %(due)s.\n\n%(reason)s"),
-    ),
-    S.ineligible: (
-        _l("[AX CRM] Result of your application: %(call)s"),
-        _l("%(firm)s's application to “%(call)s” does not meet the requirements.\n\n%(reason)s"),
-    ),
-    S.selected: (
-        _l("[AX CRM] Selected: %(call)s"),
-        _l(
-            "%(firm)s was selected in “%(call)s”. The programme's staff will contact you about the agreement."
-        ),
-    ),
-    S.reserve: (
-        _l("[AX CRM] Result of your application: %(call)s"),
-        _l("%(firm)s is on the reserve list of “%(call)s”. We will let you know if a place opens."),
-    ),
-    S.rejected: (
-        _l("[AX CRM] Result of your application: %(call)s"),
-        _l("%(firm)s's application to “%(call)s” was not selected.\n\n%(reason)s"),
-    ),
-}
+
+def _status_notice(
+    application: Application, previous: ApplicationStatus, target: ApplicationStatus
+) -> tuple[str, dict[str, Any]] | None:
+    """Which status notice (crm/notices/templates.py) a move sends, and its own variables; None for moves
+    the firm is not told about (its own withdrawal, staff taking it into review)."""
+    reason = application.decision_reason or ""
+    if target is S.submitted:
+        return "application_received", {"resubmitted": previous is S.supplement_requested}
+    if target is S.supplement_requested:
+        return "supplement_requested", {
+            "due": application.supplement_due_on,
+            "reason": application.supplement_message,
+        }
+    if previous is S.eligibility and target in (S.document_review, S.presentation):
+        return "eligibility_result", {"passed": True, "next_stage": target.value, "reason": ""}
+    if target is S.ineligible:
+        return "eligibility_result", {"passed": False, "next_stage": None, "reason": reason}
+    if target in DECISIONS:
+        return "selection_result", {"outcome": target.value, "reason": reason}
+    return None
 
 
-def _notify_status(application: Application, target: ApplicationStatus) -> None:
-    if target not in _NOTIFIED:
+def _notify_status(application: Application, previous: ApplicationStatus, target: ApplicationStatus) -> None:
+    notice = _status_notice(application, previous, target)
+    if notice is None:
         return
-    subject_template, body_template = _NOTIFIED[target]
-    values = {
-        "firm": application.firm.name,
+    event, values = notice
+    context = {
         "call": application.call.title,
-        "reason": application.decision_reason or application.supplement_message,
-        "due": application.supplement_due_on.isoformat() if application.supplement_due_on else "",
+        "programme": application.programme.name,
+        "portal_path": portal_path("applications.portal_detail", application_id=application.id),
+        **values,
     }
-    with force_locale("ko"):  # firms read Korean; the portal shows the same in English on request
-        subject = str(subject_template) % values
-        body = str(body_template) % values
-    notify_firm(application.firm, NoticeKind.status_change, subject, body, about=application)
+    queue_status_notice(application.firm, event, context, about=application)
 
 
 # --- Bulk decisions --------------------------------------------------------------------------------------

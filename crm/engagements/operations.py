@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -32,8 +31,7 @@ from crm.engagements.models import (
 )
 from crm.extensions import db
 from crm.firms.models import Firm, LinkKind
-from crm.notices.models import NoticeKind
-from crm.notices.outbox import notify_firm
+from crm.notices.templates import portal_path, queue_status_notice
 from crm.programmes.models import Programme, Track
 from crm.sanctions.models import Sanction, SanctionKind
 
@@ -782,38 +780,25 @@ def withdraw_change(change: AgreementChange, actor: User) -> AgreementChange:
 
 # --- Notices to the firm --------------------------------------------------------------------------------
 
-_NOTIFIED = {
-    E.agreed: (
-        _l("[AX CRM] Agreement signed: %(programme)s"),
-        _l(
-            "The agreement of %(firm)s in “%(programme)s” runs from %(starts)s to %(ends)s. The "
-            "milestones and what is due are in the portal."
-        ),
-    ),
-    E.cancelled: (
-        _l("[AX CRM] Selection cancelled: %(programme)s"),
-        _l("The selection of %(firm)s in “%(programme)s” was cancelled.\n\n%(reason)s"),
-    ),
-    E.terminated: (
-        _l("[AX CRM] Agreement terminated: %(programme)s"),
-        _l("The agreement of %(firm)s in “%(programme)s” was terminated.\n\n%(reason)s"),
-    ),
+# The status notice (crm/notices/templates.py) each move sends to the firm.
+_NOTICE_EVENTS = {
+    E.agreed: "agreement_guide",
+    E.cancelled: "selection_cancelled",
+    E.terminated: "termination",
 }
 
 
 def _notify(engagement: Engagement, target: EngagementStatus, reason: str) -> None:
-    subject_template, body_template = _NOTIFIED[target]
-    values = {
-        "firm": engagement.firm.name,
+    context = {
         "programme": engagement.programme.name,
-        "starts": engagement.starts_on.isoformat() if engagement.starts_on else "",
-        "ends": engagement.ends_on.isoformat() if engagement.ends_on else "",
+        "agreed_on": engagement.agreed_on,
+        "starts_on": engagement.starts_on,
+        "ends_on": engagement.ends_on,
+        "has_settlement": engagement.has_settlement,
         "reason": reason,
+        "portal_path": portal_path("engagements.portal_detail", engagement_id=engagement.id),
     }
-    with force_locale("ko"):
-        subject = str(subject_template) % values
-        body = str(body_template) % values
-    notify_firm(engagement.firm, NoticeKind.status_change, subject, body, about=engagement)
+    queue_status_notice(engagement.firm, _NOTICE_EVENTS[target], context, about=engagement)
 
 
 # --- For the pages ----------------------------------------------------------------------------------------

@@ -213,6 +213,13 @@ class ProgrammeForm(BudgetFields, FlaskForm):
         ),
         render_kw={"rows": 4},
     )
+    reminders_on_business_days = BooleanField(
+        _l("Send reminders on business days only"),
+        description=_l(
+            "Reminders due on a Saturday, a Sunday or a Korean public holiday go out on the next business "
+            "day instead."
+        ),
+    )
 
     def __init__(self, *args: Any, institutions: list[tuple[int, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -173,6 +173,8 @@ class Programme(BudgetMixin, TimestampMixin, db.Model):
     # Yearly outcome-survey rounds after closing (성과조사), and the KPI indicators each round asks for.
     survey_rounds: Mapped[int] = mapped_column(default=0, server_default="0")
     survey_indicators: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # Reminders due on a Saturday, Sunday or Korean public holiday wait for the next business day's sweep.
+    reminders_on_business_days: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     programme_year: Mapped[ProgrammeYear] = relationship(back_populates="programmes")
     institution: Mapped[Institution] = relationship()

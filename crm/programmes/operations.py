@@ -761,6 +761,7 @@ class ProgrammeData:
     sla_days: dict[str, int] | None = None
     survey_rounds: int | None = None
     survey_indicators: list[str] | None = None
+    reminders_on_business_days: bool = False
 
 
 def _programme_values(data: ProgrammeData) -> dict[str, Any]:

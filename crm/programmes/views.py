@@ -200,6 +200,7 @@ def _programme_data(form: ProgrammeForm) -> operations.ProgrammeData:
         sla_days=form.sla_days.data or None,
         survey_rounds=form.survey_rounds.data,
         survey_indicators=form.survey_indicators.data or None,
+        reminders_on_business_days=bool(form.reminders_on_business_days.data),
     )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:00:52.156027
+Create Date: 2026-11-22 02:06:31.705982
 
 """
 
@@ -291,6 +291,9 @@ def upgrade():
         sa.Column("sla_days", sa.JSON(), nullable=False),
         sa.Column("survey_rounds", sa.Integer(), server_default="0", nullable=False),
         sa.Column("survey_indicators", sa.JSON(), nullable=False),
+        sa.Column(
+            "reminders_on_business_days", sa.Boolean(), server_default=sa.text("false"), nullable=False
+        ),
         sa.Column("budget_gov_krw", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("budget_local_krw", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("budget_self_krw", sa.BigInteger(), server_default="0", nullable=False),

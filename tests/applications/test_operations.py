@@ -117,8 +117,15 @@ def test_happy_path_from_draft_to_selection_writes_history_audit_notices_and_the
         sa.select(AuditEvent.action).where(AuditEvent.object_id == application.id)
     ).all()
     assert actions.count("application.transition") == 4
-    subjects = db.session.scalars(sa.select(Notice.subject).where(Notice.subject_id == application.id)).all()
-    assert len(subjects) == 2  # received, selected
+    subjects = db.session.scalars(
+        sa.select(Notice.subject).where(Notice.subject_id == application.id).order_by(Notice.id)
+    ).all()
+    call = setup["call"].title
+    assert subjects == [  # received, passed the eligibility check, selected
+        f"[AX CRM] 신청 접수 완료: {call}",
+        f"[AX CRM] 요건검토 결과 안내: {call}",
+        f"[AX CRM] 선정 안내: {call}",
+    ]
     recipients = set(db.session.scalars(sa.select(Delivery.recipient)))
     assert {"ceo@firm.example", setup["firm_user"].email} <= recipients
 
