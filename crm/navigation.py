@@ -50,6 +50,7 @@ _MENU: list[tuple[str, Any, frozenset[Role]]] = [
     ),
     ("organisation.consortia", _l("Consortia"), frozenset({Role.admin, Role.consortium_manager})),
     ("admin.users", _l("Users"), frozenset({Role.admin})),
+    ("admin.scheduler_health", _l("Scheduler health"), frozenset({Role.admin})),
 ]
 
 
