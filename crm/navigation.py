@@ -20,6 +20,7 @@ _MENU: list[tuple[str, Any, frozenset[Role]]] = [
     ("applications.portal_list", _l("My applications"), frozenset({Role.firm_user})),
     ("engagements.portal_list", _l("My engagements"), frozenset({Role.firm_user})),
     ("diagnosis.portal_index", _l("AI readiness diagnosis"), frozenset({Role.firm_user})),
+    ("notices.portal", _l("Notices received"), frozenset({Role.firm_user})),
     ("evaluations.index", _l("My evaluations"), frozenset({Role.evaluator})),
     ("firms.index", _l("Firms"), frozenset({Role.admin, Role.consortium_manager, Role.coordinator})),
     (

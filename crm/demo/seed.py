@@ -25,6 +25,7 @@ from crm.demo.data import Industry, Region
 from crm.demo.diagnosis import seed_diagnosis
 from crm.demo.engagements import EngagementSeeder
 from crm.demo.infrastructure import seed_infrastructure
+from crm.demo.notices import seed_notices
 from crm.demo.outcomes import seed_outcomes
 from crm.demo.pipeline import seed_pipeline
 from crm.demo.training import seed_training
@@ -252,6 +253,7 @@ def seed_demo() -> bool:
         seed_training,
         seed_infrastructure,
         seed_diagnosis,
+        seed_notices,
     ):
         seed_feature(rng, today)
     _welcome_notice()
