@@ -28,6 +28,7 @@ from crm.demo.infrastructure import seed_infrastructure
 from crm.demo.notices import seed_notices
 from crm.demo.outcomes import seed_outcomes
 from crm.demo.pipeline import seed_pipeline
+from crm.demo.reminders import seed_reminders
 from crm.demo.training import seed_training
 from crm.extensions import db
 from crm.firms.identifiers import brn_check_digit, corp_no_check_digit, hangul_initials
@@ -254,6 +255,7 @@ def seed_demo() -> bool:
         seed_infrastructure,
         seed_diagnosis,
         seed_notices,
+        seed_reminders,
     ):
         seed_feature(rng, today)
     _welcome_notice()

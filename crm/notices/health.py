@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from crm.core.db import utcnow
 from crm.extensions import db
@@ -15,12 +16,15 @@ def record_heartbeat(name: str, detail: dict[str, Any] | None = None) -> None:
     """Upserts the named heartbeat and commits it on its own session."""
     from crm.notices.outbox import _sender_session
 
+    values = {"seen_at": utcnow(), "detail": detail or {}}
     with _sender_session() as session:
-        updated = session.execute(
-            sa.update(Heartbeat).where(Heartbeat.name == name).values(seen_at=utcnow(), detail=detail or {})
-        )
+        updated = session.execute(sa.update(Heartbeat).where(Heartbeat.name == name).values(**values))
         if not updated.rowcount:
-            session.add(Heartbeat(name=name, seen_at=utcnow(), detail=detail or {}))
+            try:
+                with session.begin_nested():
+                    session.add(Heartbeat(name=name, **values))
+            except IntegrityError:  # another process wrote the first one at the same moment
+                session.execute(sa.update(Heartbeat).where(Heartbeat.name == name).values(**values))
         session.commit()
 
 

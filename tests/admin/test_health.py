@@ -86,7 +86,16 @@ def test_sweep_banner_reads_the_heartbeat_and_the_open_milestones(app_ctx):
 # --- the figures --------------------------------------------------------------------------------------------
 
 
-def test_health_of_a_running_system(app_ctx):
+@pytest.fixture
+def embedded_broker(app):
+    """As on a bare machine: no REDIS_URL (CI sets one for the whole run)."""
+    saved = app.config.get("REDIS_URL")
+    app.config["REDIS_URL"] = None
+    yield
+    app.config["REDIS_URL"] = saved
+
+
+def test_health_of_a_running_system(app_ctx, embedded_broker):
     now = kst(12, 15)
     make_heartbeat(name="relay", seen_at=now - timedelta(seconds=20))
     make_heartbeat(name="sweep", seen_at=kst(12, 9, 0))
@@ -179,7 +188,7 @@ def _browser(app: Flask, role: Role) -> FlaskClient:
     return browser
 
 
-def test_the_page_shows_each_state_in_words(app):
+def test_the_page_shows_each_state_in_words(app, embedded_broker):
     now = utcnow()
     make_heartbeat(name="relay", seen_at=now - timedelta(seconds=10))
     make_heartbeat(name="worker@worker-a", seen_at=now - timedelta(seconds=30))

@@ -53,7 +53,9 @@ def mails_to(app: Flask, address: str) -> list[EmailMessage]:
     deliver_queued()
     outbox = Path(app.config["OUTBOX_DIR"])
     found = []
-    for path in sorted(outbox.glob("*.eml")) if outbox.exists() else []:
+    # Files are named by Message-ID; the order they were written in is the order of sending.
+    paths = sorted(outbox.glob("*.eml"), key=lambda path: path.stat().st_mtime_ns) if outbox.exists() else []
+    for path in paths:
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         if address in str(message["To"]):
             found.append(message)
