@@ -8,11 +8,15 @@ bare machine runs web, worker and beat with no server (shared/NOTES.md says why 
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
 from celery.schedules import crontab
+from celery.signals import worker_ready
 from flask import Flask
 
 # Redis redelivers an unacknowledged task after this long; tasks (acks_late) must finish well inside it.
@@ -64,12 +68,37 @@ def celery_init_app(app: Flask) -> Celery:
         "outbox-relay": {"task": "outbox.relay", "schedule": float(app.config["OUTBOX_RELAY_SECONDS"])},
         # D-7, D-1 and overdue reminders, daily at 09:00 KST (the app's timezone is Asia/Seoul).
         "reminder-sweep": {"task": "reminders.sweep", "schedule": crontab(hour=9, minute=0)},
-        "worker-heartbeat": {"task": "health.heartbeat", "schedule": 60.0},
     }
     celery.conf.include = ["workers.tasks"]
     celery.set_default()
+    _beat_while_running(app)
     app.extensions["celery"] = celery
     return celery
+
+
+WORKER_HEARTBEAT_SECONDS = 60
+
+
+def _beat_while_running(app: Flask) -> None:
+    """Each worker records its own heartbeat ("worker@<node name>") every minute from a thread in its main
+    process, so the health page sees every worker, not only the one that ran a scheduled task."""
+
+    @worker_ready.connect(weak=False)
+    def start(sender: Any = None, **_kwargs: Any) -> None:
+        name = f"worker@{getattr(sender, 'hostname', '') or socket.gethostname()}"
+
+        def loop() -> None:
+            from crm.notices.health import record_heartbeat
+
+            while True:
+                try:
+                    with app.app_context():
+                        record_heartbeat(name)
+                except Exception:  # the database away for a moment: try again next minute
+                    app.logger.exception("worker heartbeat failed")
+                time.sleep(WORKER_HEARTBEAT_SECONDS)
+
+        threading.Thread(target=loop, name="axcrm-heartbeat", daemon=True).start()
 
 
 def _make() -> Celery:

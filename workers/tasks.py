@@ -4,7 +4,6 @@ claims deliveries atomically, and reminders are unique per milestone, rule and d
 
 from __future__ import annotations
 
-import socket
 from datetime import date
 
 from celery import shared_task
@@ -47,11 +46,6 @@ def sweep_reminders(day: str | None = None) -> int:
 
     result = run_sweep(date.fromisoformat(day) if day else None)
     return result.created
-
-
-@shared_task(name="health.heartbeat", **RETRY)
-def heartbeat() -> None:
-    beat(f"worker@{socket.gethostname()}")
 
 
 def beat(name: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from crm.extensions import db
-from crm.notices.models import Delivery, DeliveryStatus, NoticeKind
+from crm.notices.models import Delivery, DeliveryStatus, Heartbeat, NoticeKind
 from crm.notices.outbox import Recipient, queue_notice
 from tests.smtp_sink import smtp_sink
 from tests.worker_harness import RedisServer, Worker, wait_for
@@ -97,6 +97,8 @@ def test_a_500_recipient_notice_arrives_exactly_once_each(committed, start_worke
     time.sleep(2)  # anything sent twice would arrive now
     _assert_exactly_once(sink, addresses)
     assert len(sink.messages) == 500
+    names = set(db.session.scalars(sa.select(Heartbeat.name)))
+    assert "relay" in names and any(name.startswith("worker@test") for name in names)
 
 
 def test_a_killed_worker_mid_send_loses_nothing_and_sends_nothing_twice(committed, start_worker, sink):
