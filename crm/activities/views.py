@@ -9,7 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from crm.activities import operations
 from crm.activities.forms import ActivityForm, ConfirmDeleteForm, format_hours
@@ -22,6 +24,7 @@ from crm.core.pagination import paginate
 from crm.core.time import today_kst
 from crm.engagements.models import Engagement
 from crm.engagements.views import visible_engagement, workable_engagement
+from crm.exports.csvexport import NAME, NAMES, column, csv_response, personal, wants_csv
 from crm.extensions import db
 from crm.firms.models import Firm
 
@@ -136,7 +139,18 @@ def delete(activity_id: int):
     return render_form("activities/delete.html", form=form, activity=activity)
 
 
-@bp.get("/firms/<int:firm_id>/activities")
+CSV_COLUMNS = [
+    column(_l("Date"), "occurred_on"),
+    column(_l("Kind"), "kind"),
+    column(_l("Engagement"), lambda a: a.engagement.programme.name if a.engagement else _("Firm-level")),
+    column(_l("Hours"), lambda a: format_hours(a.hours)),
+    personal(_l("Participants"), "participants", NAMES),
+    column(_l("Summary"), "summary"),
+    personal(_l("Recorded by"), lambda a: a.recorded_by.name if a.recorded_by else None, NAME),
+]
+
+
+@bp.route("/firms/<int:firm_id>/activities", methods=["GET", "POST"])
 @allow(*STAFF_ROLES)
 def firm_list(firm_id: int):
     firm = _visible_firm(firm_id)
@@ -146,7 +160,20 @@ def firm_list(firm_id: int):
         engagement = visible_engagement(engagement_id)
         if engagement.firm_id != firm.id:
             abort(404)
-    page = paginate(operations.firm_activities_statement(firm, current_user, engagement_id))
+    statement = operations.firm_activities_statement(firm, current_user, engagement_id)
+    if wants_csv():
+        statement = statement.options(
+            joinedload(Activity.engagement).joinedload(Engagement.programme), joinedload(Activity.recorded_by)
+        )
+        return csv_response(
+            "activities",
+            statement,
+            CSV_COLUMNS,
+            title=_l("Activities"),
+            subject=firm,
+            file_name=f"firm-{firm.id}-activities",
+        )
+    page = paginate(statement)
     return render_template(
         "activities/firm_list.html",
         firm=firm,

@@ -20,6 +20,7 @@ from crm.core.access import allow
 from crm.core.exceptions import OperationError
 from crm.core.forms import render_form, show_operation_error
 from crm.core.pagination import paginate
+from crm.exports.csvexport import EMAIL, NAME, column, csv_response, personal, wants_csv
 from crm.extensions import db
 from crm.organisation.models import Institution
 
@@ -58,7 +59,17 @@ def _open_sessions(user: User) -> int:
     )
 
 
-@bp.get("/users")
+USER_CSV_COLUMNS = [
+    personal(_l("E-mail"), "email", EMAIL),
+    personal(_l("Name"), "name", NAME),
+    column(_l("Role"), "role"),
+    column(_l("Scope"), lambda user: scope_label(user)),
+    column(_l("State"), lambda user: _("Account active") if user.is_active else _("Account deactivated")),
+    column(_l("Last sign-in"), "last_login_at"),
+]
+
+
+@bp.route("/users", methods=["GET", "POST"])
 @allow(Role.admin)
 def users():
     filters = UserFilterForm(request.args)
@@ -80,6 +91,8 @@ def users():
         statement = statement.where(User.role == Role(filters.role.data))
     if filters.active.data in ("0", "1"):
         statement = statement.where(User.is_active == (filters.active.data == "1"))
+    if wants_csv():
+        return csv_response("users", statement.order_by(User.email), USER_CSV_COLUMNS, title=_l("Users"))
     page = paginate(statement.order_by(User.email))
     return render_template("admin/users.html", page=page, filters=filters)
 

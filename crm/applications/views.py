@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
@@ -46,6 +47,7 @@ from crm.core.time import today_kst
 from crm.core.urls import safe_next
 from crm.evaluations.models import AssignmentStatus, EvaluatorAssignment
 from crm.evaluations.operations import results_for_application
+from crm.exports.csvexport import column, csv_response, wants_csv
 from crm.extensions import db
 from crm.firms.models import Firm
 from crm.firms.operations import name_or_brn_matches
@@ -422,7 +424,39 @@ def _evaluation_progress(application_ids: list[int]) -> dict[int, tuple[int, int
     return {application_id: (submitted, expected) for application_id, expected, submitted in rows}
 
 
-def _render_list(form: ApplicationFilterForm, statement: sa.Select, call: Call | None) -> str:
+def _eligibility_text(result: dict[str, Any] | None) -> str:
+    if not result:
+        return _("Not checked")
+    if result.get("problems"):
+        return _("%(n)s problem(s)", n=len(result["problems"]))
+    return _("No problems")
+
+
+CSV_COLUMNS = [
+    column(_l("Firm"), "firm.name"),
+    column(_l("Business registration number"), "firm.brn_display"),
+    column(_l("Call"), "call.title"),
+    column(_l("Cohort"), "call.cohort"),
+    column(_l("Programme"), "call.programme.name"),
+    column(_l("Submitted"), "submitted_at"),
+    column(_l("Status"), "status"),
+    column(_l("Eligibility"), lambda a: _eligibility_text(a.eligibility_result)),
+    column(_l("Decided at"), "decided_at"),
+]
+
+
+def _render_list(form: ApplicationFilterForm, statement: sa.Select, call: Call | None) -> Any:
+    if wants_csv():
+        statement = _filtered(statement, form).options(
+            selectinload(Application.call).selectinload(Call.programme)
+        )
+        return csv_response(
+            "applications",
+            statement,
+            CSV_COLUMNS,
+            title=_l("Applications"),
+            file_name=f"call-{call.id}-applications" if call else None,
+        )
     page = paginate(_filtered(statement, form))
     return render_template(
         "applications/queue.html",

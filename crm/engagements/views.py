@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm import contains_eager, joinedload
 
 from crm.auth.models import STAFF_ROLES, Role
 from crm.core.access import allow
@@ -31,6 +32,7 @@ from crm.engagements.forms import (
     TransitionForm,
 )
 from crm.engagements.models import AgreementChange, ChangeStatus, Engagement, EngagementStatus
+from crm.exports.csvexport import NAME, column, csv_response, personal, wants_csv
 from crm.extensions import db
 from crm.firms.identifiers import InvalidIdentifier, normalize_brn
 from crm.firms.models import Firm
@@ -73,7 +75,27 @@ def _version(raw: str | None) -> int | None:
 # --- The list -----------------------------------------------------------------------------------------------
 
 
-@bp.get("/engagements")
+CSV_COLUMNS = [
+    column(_l("Firm"), "firm.name"),
+    column(_l("Business registration number"), "firm.brn_display"),
+    column(_l("Programme"), "programme.name"),
+    column(_l("Track"), "programme.track"),
+    column(_l("Status"), "status"),
+    column(_l("Signed on"), "agreed_on"),
+    column(_l("Starts on"), "starts_on"),
+    column(_l("Ends on"), "ends_on"),
+    column(_l("National funds (국비, 원)"), "gov_krw"),
+    column(_l("Local funds (지방비, 원)"), "local_krw"),
+    column(_l("Own share in cash (자부담 현금, 원)"), "self_cash_krw"),
+    column(_l("Own share in kind (자부담 현물, 원)"), "self_inkind_krw"),
+    column(_l("Total (원)"), "total_krw"),
+    column(_l("Spent in settlement (원)"), "settlement_spent_krw"),
+    column(_l("Returned in settlement (원)"), "settlement_returned_krw"),
+    personal(_l("Coordinator"), lambda e: e.coordinator.name if e.coordinator else None, NAME),
+]
+
+
+@bp.route("/engagements", methods=["GET", "POST"])
 @allow(*STAFF_ROLES)
 def index():
     form = EngagementFilterForm(request.args)
@@ -101,7 +123,15 @@ def index():
         statement = statement.where(Engagement.programme_id == form.programme_id.data)
     if request.args.get("mine") == "1":
         statement = statement.where(Engagement.coordinator_id == current_user.id)
-    page = paginate(statement.order_by(Engagement.updated_at.desc(), Engagement.id.desc()))
+    statement = statement.order_by(Engagement.updated_at.desc(), Engagement.id.desc())
+    if wants_csv():
+        statement = statement.options(
+            contains_eager(Engagement.firm),
+            contains_eager(Engagement.programme),
+            joinedload(Engagement.coordinator),
+        )
+        return csv_response("engagements", statement, CSV_COLUMNS, title=_l("Engagements"))
+    page = paginate(statement)
     return render_template("engagements/index.html", form=form, page=page, programme=programme)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from crm.auth.models import Role
@@ -13,6 +16,8 @@ from crm.core.exceptions import Conflict, OperationError
 from crm.core.forms import render_form, show_operation_error
 from crm.core.pagination import paginate
 from crm.core.time import today_kst
+from crm.exports.csvexport import EMAIL, NAME, PHONE, column, csv_response, personal, wants_csv
+from crm.exports.visibility import as_flag, contacts_visible_clause, primary_contact
 from crm.extensions import db
 from crm.firms import operations
 from crm.firms.forms import (
@@ -47,13 +52,55 @@ def _visible_contact(firm: Firm, contact_id: int) -> Contact:
     return contact
 
 
-@bp.get("/firms")
+def _ksic_section(firm: Firm) -> str:
+    return f"{firm.ksic_section} {firm.ksic_section_name}" if firm.ksic_section else ""
+
+
+def _contacts_visible(row: Any) -> bool:
+    return bool(row.contacts_visible)
+
+
+CSV_COLUMNS = [
+    column(_l("Firm name"), "Firm.name"),
+    column(_l("Business registration number"), "Firm.brn_display"),
+    column(_l("Corporate registration number (법인등록번호)"), "Firm.corp_no_display"),
+    personal(_l("CEO"), "Firm.ceo_name", NAME),
+    column(_l("Founded on"), "Firm.founded_on"),
+    column(_l("Region"), "Firm.region_name"),
+    column(_l("Address"), "Firm.address"),
+    column(_l("KSIC code"), "Firm.ksic_code"),
+    column(_l("KSIC section"), lambda row: _ksic_section(row.Firm)),
+    column(_l("Employees"), "Firm.employees"),
+    column(_l("Supplier"), "Firm.is_supplier"),
+    column(_l("Business status"), "Firm.business_status"),
+    column(_l("SME certificate valid until"), "Firm.sme_certificate_expires_on"),
+    # The firm page shows the CEO to whoever sees the firm, contacts only under the stricter contact rule.
+    personal(_l("Contact"), "contact_name", NAME, _contacts_visible),
+    personal(_l("Contact phone"), "contact_phone", PHONE, _contacts_visible),
+    personal(_l("Contact e-mail"), "contact_email", EMAIL, _contacts_visible),
+]
+
+
+def _csv(statement: sa.Select) -> Any:
+    """Every matching firm with its primary contact; contacts unmasked only where the page shows them."""
+    statement = statement.add_columns(
+        as_flag(contacts_visible_clause(current_user), "contacts_visible"),
+        primary_contact(Contact.name, "contact_name"),
+        primary_contact(Contact.phone, "contact_phone"),
+        primary_contact(Contact.email, "contact_email"),
+    )
+    return csv_response("firms", statement, CSV_COLUMNS, title=_l("Firms"))
+
+
+@bp.route("/firms", methods=["GET", "POST"])
 @allow(*STAFF)
 def index():
     form = FirmSearchForm(request.args)
     statement = operations.search_firms(
         current_user, form.q.data or "", form.sido.data or "", form.sigungu.data or "", form.ksic.data or ""
     )
+    if wants_csv():
+        return _csv(statement)
     page = paginate(statement)
     filtered = any((form.q.data, form.sido.data, form.sigungu.data, form.ksic.data))
     return render_template("firms/index.html", form=form, page=page, filtered=filtered)

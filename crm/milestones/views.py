@@ -8,16 +8,19 @@ from datetime import date
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm import contains_eager
 
 from crm.auth.models import STAFF_ROLES, Role
 from crm.core.access import allow
 from crm.core.exceptions import OperationError
 from crm.core.forms import render_form, show_operation_error
 from crm.core.pagination import paginate
-from crm.core.time import today_kst
+from crm.core.time import d_day_label, today_kst
 from crm.engagements.models import Engagement, EngagementStatus
 from crm.engagements.operations import may_work_on
+from crm.exports.csvexport import Column, column, csv_response, wants_csv
 from crm.extensions import db
 from crm.firms.models import Firm
 from crm.milestones import operations
@@ -46,6 +49,21 @@ def _back(milestone: Milestone):
     )
 
 
+def _csv_columns(today: date) -> list[Column]:
+    return [
+        column(_l("Due"), "due_on"),
+        column(_l("D-N"), lambda m: "" if m.is_closed else d_day_label(m.due_on, today)),
+        column(_l("Milestone"), "title"),
+        column(_l("Firm"), "engagement.firm.name"),
+        column(_l("Business registration number"), "engagement.firm.brn_display"),
+        column(_l("Programme"), "engagement.programme.name"),
+        column(_l("Owner"), "owner"),
+        column(_l("Status"), lambda m: m.status_on(today)),
+        column(_l("Completed"), "done_at"),
+        column(_l("Waived"), "waived_at"),
+    ]
+
+
 @bp.get("/milestones")
 @allow(*STAFF_ROLES)
 def index():
@@ -65,7 +83,14 @@ def index():
         statement = statement.where(Milestone.owner == MilestoneOwner(form.owner.data))
     if request.args.get("mine") == "1":
         statement = statement.where(Engagement.coordinator_id == current_user.id)
-    page = paginate(statement.order_by(Milestone.due_on, Milestone.id))
+    statement = statement.order_by(Milestone.due_on, Milestone.id)
+    if wants_csv():
+        statement = statement.options(
+            contains_eager(Milestone.engagement).contains_eager(Engagement.firm),
+            contains_eager(Milestone.engagement).joinedload(Engagement.programme),
+        )
+        return csv_response("milestones", statement, _csv_columns(today), title=_l("Milestones"))
+    page = paginate(statement)
     return render_template("milestones/index.html", form=form, page=page, today=today)
 
 

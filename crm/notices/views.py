@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from crm.audit.operations import log_personal_data_access
@@ -16,6 +17,7 @@ from crm.core.exceptions import OperationError
 from crm.core.formatting import format_datetime
 from crm.core.forms import render_form, show_operation_error
 from crm.core.pagination import paginate
+from crm.exports.csvexport import ADDRESS, NAME, column, csv_response, personal, wants_csv
 from crm.extensions import db
 from crm.firms.models import Contact
 from crm.notices import cohort
@@ -56,6 +58,37 @@ def _enum_arg(name: str, enum_cls: type) -> object | None:
         return None
 
 
+def _delivery_count(name: str, status: DeliveryStatus | None = None) -> sa.Label:
+    counted = sa.select(sa.func.count(Delivery.id)).where(Delivery.notice_id == Notice.id)
+    if status is not None:
+        counted = counted.where(Delivery.status == status)
+    return counted.correlate(Notice).scalar_subquery().label(name)
+
+
+NOTICE_CSV_COLUMNS = [
+    column(_l("Subject"), "Notice.subject"),
+    column(_l("Kind"), "Notice.kind"),
+    column(_l("Marketing"), "Notice.marketing"),
+    column(_l("Audience"), lambda row: summarise(row.Notice.audience)),
+    column(_l("Send at"), "Notice.send_at"),
+    column(_l("Status"), "Notice.status"),
+    column(_l("Written"), "Notice.created_at"),
+    column(_l("Deliveries"), "deliveries"),
+    column(_l("Sent"), "sent"),
+    column(_l("Failed"), "failed"),
+]
+
+DELIVERY_CSV_COLUMNS = [
+    personal(_l("Recipient"), "recipient_name", NAME),
+    personal(_l("Recipient address"), "recipient", ADDRESS),
+    column(_l("Channel"), "channel"),
+    column(_l("Status"), "status"),
+    column(_l("Attempts"), "attempts"),
+    column(_l("Last error"), "last_error"),
+    column(_l("Sent at"), "sent_at"),
+]
+
+
 @bp.route("/notices")
 @allow(*STAFF)
 def index():
@@ -63,7 +96,15 @@ def index():
     statement = sa.select(Notice).where(cohort.notice_visible_to(current_user))
     if kind is not None:
         statement = statement.where(Notice.kind == kind)
-    page = paginate(statement.order_by(Notice.send_at.desc(), Notice.id.desc()))
+    statement = statement.order_by(Notice.send_at.desc(), Notice.id.desc())
+    if wants_csv():
+        statement = statement.add_columns(
+            _delivery_count("deliveries"),
+            _delivery_count("sent", DeliveryStatus.sent),
+            _delivery_count("failed", DeliveryStatus.failed),
+        )
+        return csv_response("notices", statement, NOTICE_CSV_COLUMNS, title=_l("Notices"))
+    page = paginate(statement)
     counts = cohort.delivery_counts([n.id for n in page.items])
     return render_template(
         "notices/index.html",
@@ -109,7 +150,7 @@ def new():
     return render_form("notices/compose.html", form=form, preview=None)
 
 
-@bp.route("/notices/<int:notice_id>")
+@bp.route("/notices/<int:notice_id>", methods=["GET", "POST"])
 @allow(*STAFF)
 def detail(notice_id: int):
     notice = _visible_notice(notice_id)
@@ -117,6 +158,16 @@ def detail(notice_id: int):
     statement = sa.select(Delivery).where(Delivery.notice_id == notice.id)
     if status is not None:
         statement = statement.where(Delivery.status == status)
+    if wants_csv():
+        # Whoever sees the notice sees its recipients on the page; the file masks them unless given a reason.
+        return csv_response(
+            "notice_deliveries",
+            statement.order_by(Delivery.id),
+            DELIVERY_CSV_COLUMNS,
+            title=_l("Deliveries"),
+            subject=notice,
+            file_name=f"notice-{notice.id}-deliveries",
+        )
     page = paginate(statement.order_by(Delivery.id))
     counts = cohort.delivery_counts([notice.id])[notice.id]
     total = sum(counts.values())

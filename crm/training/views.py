@@ -9,7 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from crm.auth.models import STAFF_ROLES
 from crm.core.access import allow
@@ -18,6 +20,7 @@ from crm.core.forms import render_form, show_operation_error
 from crm.core.pagination import paginate
 from crm.core.time import today_kst
 from crm.engagements.models import Engagement
+from crm.exports.csvexport import EMAIL, NAME, PHONE, column, csv_response, personal, wants_csv
 from crm.extensions import db
 from crm.programmes.models import Programme, Track
 from crm.training import operations
@@ -140,10 +143,43 @@ def _render_session(session: TrainingSession, status: int = 200):
     )
 
 
-@bp.get("/training/<int:session_id>")
+def _attended(registration: TrainingRegistration) -> str:
+    if registration.attended is None:
+        return _("Not taken")
+    return _("Attended") if registration.attended else _("Absent")
+
+
+REGISTRATION_CSV_COLUMNS = [
+    personal(_l("Name"), "name", NAME),
+    personal(_l("E-mail"), "email", EMAIL),
+    personal(_l("Phone"), "phone", PHONE),
+    column(_l("Firm"), lambda r: r.firm.name if r.firm else None),
+    column(_l("Business registration number"), lambda r: r.firm.brn_display if r.firm else None),
+    column(_l("Engagement"), "engagement_id"),
+    column(_l("Attended"), _attended),
+    column(_l("Registered at"), "created_at"),
+]
+
+
+@bp.route("/training/<int:session_id>", methods=["GET", "POST"])
 @allow(*STAFF_ROLES)
 def session(session_id: int):
-    return _render_session(_visible_session(session_id))
+    session = _visible_session(session_id)
+    if wants_csv():
+        # Only staff who run the programme see the people on the page; readers get a masked file only.
+        return csv_response(
+            "training_registrations",
+            sa.select(TrainingRegistration)
+            .where(TrainingRegistration.session_id == session.id)
+            .options(joinedload(TrainingRegistration.firm))
+            .order_by(TrainingRegistration.id),
+            REGISTRATION_CSV_COLUMNS,
+            title=_l("Registrations"),
+            may_unmask=operations.may_run(session.programme, current_user),
+            subject=session,
+            file_name=f"training-{session.id}-registrations",
+        )
+    return _render_session(session)
 
 
 @bp.route("/training/<int:session_id>/edit", methods=["GET", "POST"])
