@@ -68,11 +68,13 @@ def register_models() -> None:
     import crm.applications.models
     import crm.audit.models
     import crm.auth.models
+    import crm.calendar.models
     import crm.diagnosis.models
     import crm.documents.models
     import crm.engagements.models
     import crm.evaluations.models
     import crm.firms.models
+    import crm.imports.models
     import crm.infrastructure.models
     import crm.milestones.models
     import crm.notices.models
@@ -89,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.admin.views import bp as admin_bp
     from crm.applications.views import bp as applications_bp
     from crm.auth.views import bp as auth_bp
+    from crm.calendar.views import bp as calendar_bp
     from crm.core.health import bp as health_bp
     from crm.dashboard.views import bp as dashboard_bp
     from crm.diagnosis.views import bp as diagnosis_bp
@@ -96,6 +99,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.engagements.views import bp as engagements_bp
     from crm.evaluations.views import bp as evaluations_bp
     from crm.firms.views import bp as firms_bp
+    from crm.imports.views import bp as imports_bp
     from crm.infrastructure.views import bp as infrastructure_bp
     from crm.milestones.views import bp as milestones_bp
     from crm.notices.views import bp as notices_bp
@@ -103,6 +107,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.outcomes.views import bp as outcomes_bp
     from crm.portal.views import bp as portal_bp
     from crm.programmes.views import bp as programmes_bp
+    from crm.reports.views import bp as reports_bp
     from crm.sanctions.views import bp as sanctions_bp
     from crm.training.views import bp as training_bp
 
@@ -112,6 +117,7 @@ def register_blueprints(app: Flask) -> None:
         dashboard_bp,
         portal_bp,
         firms_bp,
+        imports_bp,
         sanctions_bp,
         organisation_bp,
         programmes_bp,
@@ -120,12 +126,14 @@ def register_blueprints(app: Flask) -> None:
         evaluations_bp,
         engagements_bp,
         milestones_bp,
+        calendar_bp,
         notices_bp,
         activities_bp,
         outcomes_bp,
         training_bp,
         infrastructure_bp,
         diagnosis_bp,
+        reports_bp,
         admin_bp,
     ):
         app.register_blueprint(blueprint)

@@ -13,7 +13,9 @@ _MENU: list[tuple[str, Any, frozenset[Role]]] = [
     (
         "dashboard.index",
         _l("Dashboard"),
-        frozenset({Role.consortium_manager, Role.coordinator, Role.national_viewer, Role.evaluator}),
+        frozenset(
+            {Role.admin, Role.consortium_manager, Role.coordinator, Role.national_viewer, Role.evaluator}
+        ),
     ),
     ("portal.home", _l("My firm"), frozenset({Role.firm_user})),
     ("applications.portal_calls", _l("Open calls"), frozenset({Role.firm_user})),
@@ -23,6 +25,7 @@ _MENU: list[tuple[str, Any, frozenset[Role]]] = [
     ("notices.portal", _l("Notices received"), frozenset({Role.firm_user})),
     ("evaluations.index", _l("My evaluations"), frozenset({Role.evaluator})),
     ("firms.index", _l("Firms"), frozenset({Role.admin, Role.consortium_manager, Role.coordinator})),
+    ("imports.index", _l("Imports"), frozenset({Role.admin, Role.consortium_manager, Role.coordinator})),
     (
         "applications.index",
         _l("Applications"),
@@ -49,7 +52,17 @@ _MENU: list[tuple[str, Any, frozenset[Role]]] = [
         _l("Programmes"),
         frozenset({Role.admin, Role.consortium_manager, Role.coordinator}),
     ),
+    (
+        "reports.budgets",
+        _l("Reports"),
+        frozenset({Role.admin, Role.consortium_manager, Role.coordinator, Role.national_viewer}),
+    ),
     ("organisation.consortia", _l("Consortia"), frozenset({Role.admin, Role.consortium_manager})),
+    (
+        "calendar.index",
+        _l("Calendar feed"),
+        frozenset({Role.admin, Role.consortium_manager, Role.coordinator, Role.firm_user}),
+    ),
     ("admin.users", _l("Users"), frozenset({Role.admin})),
     ("admin.scheduler_health", _l("Scheduler health"), frozenset({Role.admin})),
 ]

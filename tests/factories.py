@@ -550,3 +550,53 @@ def make_reminder(milestone: Milestone | None = None, **kw: Any) -> Reminder:
 def make_heartbeat(**kw: Any) -> Heartbeat:
     values = {"name": f"worker{_n()}@test", **kw}
     return _save(Heartbeat(**values))
+
+
+def make_calendar_token(user: User | None = None, secret: str = "", **kw: Any) -> Any:
+    """A live iCal feed for `user`; pass `secret` to know the address's token (only its hash is stored)."""
+    from crm.calendar.models import CalendarToken
+
+    user = user or make_user(Role.coordinator)
+    values = {"user_id": user.id, "token_hash": hash_token(secret or f"calendar-{_n()}"), **kw}
+    return _save(CalendarToken(**values))
+
+
+# Imported here, with the factories below, so the tables are known even before any app is created.
+from crm.imports.models import ImportJob, ImportRow, ImportStatus, RowAction  # noqa: E402
+
+
+def make_import_job(user: User | None = None, **kw: Any) -> ImportJob:
+    """An uploaded import (a CSV of three columns) by a manager, scoped to the manager's consortium; the file
+    itself is not written, so only the pages and the rows work with it, not a new dry run."""
+    user = user or make_user(Role.consortium_manager)
+    values = {
+        "filename": "firms.csv",
+        "stored_name": f"{_n():032x}",
+        "file_format": "csv",
+        "size": 120,
+        "sha256": "0" * 64,
+        "headers": ["사업자등록번호", "기업명", "종업원수"],
+        "mapping": {"brn": 0, "name": 1, "employees": 2},
+        "row_count": 1,
+        "status": ImportStatus.uploaded,
+        "created_by_id": user.id,
+        "consortium_id": user.scope_consortium_id,
+        "institution_id": user.institution_id if user.role is Role.coordinator else None,
+        **kw,
+    }
+    return _save(ImportJob(**values))
+
+
+def make_import_row(job: ImportJob | None = None, **kw: Any) -> ImportRow:
+    job = job or make_import_job()
+    brn = kw.pop("brn", make_brn())
+    values = {
+        "job_id": job.id,
+        "row_number": _n() + 1,
+        "action": RowAction.create,
+        "brn": brn,
+        "name": "(주)가져온기업",
+        "raw": {"brn": brn, "name": "(주)가져온기업", "employees": "12"},
+        **kw,
+    }
+    return _save(ImportRow(**values))

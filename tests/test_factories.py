@@ -47,6 +47,9 @@ FACTORY_FOR_TABLE = {
     "diagnosis_results": factories.make_diagnosis_result,
     "reminders": factories.make_reminder,
     "heartbeats": factories.make_heartbeat,
+    "import_jobs": factories.make_import_job,
+    "import_rows": factories.make_import_row,
+    "calendar_tokens": factories.make_calendar_token,
 }
 
 

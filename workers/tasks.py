@@ -53,3 +53,11 @@ def beat(name: str) -> None:
     from crm.notices.health import record_heartbeat
 
     record_heartbeat(name)
+
+
+@shared_task(name="imports.apply", **RETRY)
+def apply_import(job_id: int) -> str:
+    """Applies a queued import chunk by chunk; a second delivery finds the job claimed and does nothing."""
+    from crm.imports.operations import run_import
+
+    return run_import(job_id)

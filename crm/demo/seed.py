@@ -24,6 +24,7 @@ from crm.demo.applications import ApplicationSeeder
 from crm.demo.data import Industry, Region
 from crm.demo.diagnosis import seed_diagnosis
 from crm.demo.engagements import EngagementSeeder
+from crm.demo.imports import seed_imports
 from crm.demo.infrastructure import seed_infrastructure
 from crm.demo.notices import seed_notices
 from crm.demo.outcomes import seed_outcomes
@@ -256,6 +257,7 @@ def seed_demo() -> bool:
         seed_diagnosis,
         seed_notices,
         seed_reminders,
+        seed_imports,
     ):
         seed_feature(rng, today)
     _welcome_notice()

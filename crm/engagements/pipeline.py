@@ -214,7 +214,7 @@ def pipeline_board(
     return Board(programme=programme, today=today, stuck_only=stuck_only, columns=columns)
 
 
-def _stuck_scope(user: Any, today: date) -> tuple[sa.ColumnElement[bool], dict[tuple[int, S], int]]:
+def stuck_scope(user: Any, today: date) -> tuple[sa.ColumnElement[bool], dict[tuple[int, S], int]]:
     """Across every programme with engagements the user may see: the SQL condition "stuck", and the SLA per
     (programme, status). SLAs are grouped by (status, days), so the condition stays short however many
     programmes there are (most share the defaults)."""
@@ -252,7 +252,7 @@ def stuck_engagements(user: Any, today: date | None = None, limit: int = STUCK_L
     """Engagements past their programme's SLA, longest in status first, across all programmes the user
     sees (for the dashboard)."""
     today = today or today_kst()
-    clause, sla = _stuck_scope(user, today)
+    clause, sla = stuck_scope(user, today)
     rows = db.session.execute(
         sa.select(
             Engagement.id,
@@ -284,5 +284,5 @@ def stuck_engagements(user: Any, today: date | None = None, limit: int = STUCK_L
 
 
 def count_stuck_engagements(user: Any, today: date | None = None) -> int:
-    clause, _sla = _stuck_scope(user, today or today_kst())
+    clause, _sla = stuck_scope(user, today or today_kst())
     return db.session.scalar(sa.select(sa.func.count()).select_from(Engagement).where(clause)) or 0

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:06:31.705982
+Create Date: 2026-11-22 02:49:07.158416
 
 """
 
@@ -403,6 +403,30 @@ def upgrade():
         batch_op.create_index("ix_audit_events_object", ["object_type", "object_id"], unique=False)
 
     op.create_table(
+        "calendar_tokens",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_calendar_tokens_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_calendar_tokens")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_calendar_tokens_token_hash")),
+    )
+    with op.batch_alter_table("calendar_tokens", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_calendar_tokens_user_id"), ["user_id"], unique=False)
+        batch_op.create_index(
+            "uq_calendar_tokens_live_user",
+            ["user_id"],
+            unique=True,
+            postgresql_where=sa.text("revoked_at IS NULL"),
+            sqlite_where=sa.text("revoked_at IS NULL"),
+        )
+
+    op.create_table(
         "calls",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("programme_id", sa.Integer(), nullable=False),
@@ -484,6 +508,84 @@ def upgrade():
     with op.batch_alter_table("firm_claims", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_firm_claims_firm_id"), ["firm_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_firm_claims_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "import_jobs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("filename", sa.String(length=255), nullable=False),
+        sa.Column("stored_name", sa.String(length=80), nullable=False),
+        sa.Column("file_format", sa.String(length=10), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("headers", sa.JSON(), nullable=False),
+        sa.Column("mapping", sa.JSON(), nullable=False),
+        sa.Column("row_count", sa.Integer(), server_default="0", nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "uploaded",
+                "previewed",
+                "queued",
+                "applying",
+                "applied",
+                "failed",
+                "reverted",
+                name="import_status",
+                native_enum=False,
+                create_constraint=True,
+                length=17,
+            ),
+            server_default="uploaded",
+            nullable=False,
+        ),
+        sa.Column("locale", sa.String(length=5), server_default="ko", nullable=False),
+        sa.Column("count_create", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("count_update", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("count_invalid", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("count_skipped", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("count_failed", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("progress_done", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("progress_total", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=False),
+        sa.Column("consortium_id", sa.Integer(), nullable=True),
+        sa.Column("institution_id", sa.Integer(), nullable=True),
+        sa.Column("applied_by_id", sa.Integer(), nullable=True),
+        sa.Column("queued_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reverted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reverted_by_id", sa.Integer(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=False),
+        sa.Column("revert_report", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "progress_done >= 0 AND progress_done <= progress_total",
+            name=op.f("ck_import_jobs_progress_in_range"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["applied_by_id"], ["users.id"], name=op.f("fk_import_jobs_applied_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["consortium_id"], ["consortia.id"], name=op.f("fk_import_jobs_consortium_id_consortia")
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["users.id"], name=op.f("fk_import_jobs_created_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["institution_id"], ["institutions.id"], name=op.f("fk_import_jobs_institution_id_institutions")
+        ),
+        sa.ForeignKeyConstraint(
+            ["reverted_by_id"], ["users.id"], name=op.f("fk_import_jobs_reverted_by_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_import_jobs")),
+        sa.UniqueConstraint("stored_name", name=op.f("uq_import_jobs_stored_name")),
+    )
+    with op.batch_alter_table("import_jobs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_import_jobs_consortium_id"), ["consortium_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_import_jobs_created_by_id"), ["created_by_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_import_jobs_institution_id"), ["institution_id"], unique=False)
 
     op.create_table(
         "notices",
@@ -682,6 +784,49 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_deliveries_next_attempt_at"), ["next_attempt_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_deliveries_notice_id"), ["notice_id"], unique=False)
         batch_op.create_index("ix_deliveries_status", ["status"], unique=False)
+
+    op.create_table(
+        "import_rows",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("job_id", sa.Integer(), nullable=False),
+        sa.Column("row_number", sa.Integer(), nullable=False),
+        sa.Column(
+            "action",
+            sa.Enum(
+                "create",
+                "update",
+                "invalid",
+                "skipped",
+                name="import_row_action",
+                native_enum=False,
+                create_constraint=True,
+                length=15,
+            ),
+            nullable=False,
+        ),
+        sa.Column("brn", sa.String(length=10), nullable=True),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("raw", sa.JSON(), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("notes", sa.JSON(), nullable=False),
+        sa.Column("changes", sa.JSON(), nullable=False),
+        sa.Column("contact_action", sa.String(length=10), nullable=True),
+        sa.Column("links_firm", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("firm_id", sa.Integer(), nullable=True),
+        sa.Column("contact_id", sa.Integer(), nullable=True),
+        sa.Column("before", sa.JSON(), nullable=True),
+        sa.Column("after", sa.JSON(), nullable=True),
+        sa.Column("applied_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["job_id"], ["import_jobs.id"], name=op.f("fk_import_rows_job_id_import_jobs"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_import_rows")),
+        sa.UniqueConstraint("job_id", "row_number", name="uq_import_rows_job_row"),
+    )
+    with op.batch_alter_table("import_rows", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_import_rows_brn"), ["brn"], unique=False)
+        batch_op.create_index(batch_op.f("ix_import_rows_firm_id"), ["firm_id"], unique=False)
+        batch_op.create_index("ix_import_rows_job_action", ["job_id", "action"], unique=False)
 
     op.create_table(
         "application_history",
@@ -1586,6 +1731,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_application_history_application_id"))
 
     op.drop_table("application_history")
+    with op.batch_alter_table("import_rows", schema=None) as batch_op:
+        batch_op.drop_index("ix_import_rows_job_action")
+        batch_op.drop_index(batch_op.f("ix_import_rows_firm_id"))
+        batch_op.drop_index(batch_op.f("ix_import_rows_brn"))
+
+    op.drop_table("import_rows")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_deliveries_status")
         batch_op.drop_index(batch_op.f("ix_deliveries_notice_id"))
@@ -1610,6 +1761,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_notices_firm_id"))
 
     op.drop_table("notices")
+    with op.batch_alter_table("import_jobs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_import_jobs_institution_id"))
+        batch_op.drop_index(batch_op.f("ix_import_jobs_created_by_id"))
+        batch_op.drop_index(batch_op.f("ix_import_jobs_consortium_id"))
+
+    op.drop_table("import_jobs")
     with op.batch_alter_table("firm_claims", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_firm_claims_user_id"))
         batch_op.drop_index(batch_op.f("ix_firm_claims_firm_id"))
@@ -1624,6 +1781,15 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_calls_closes_at"))
 
     op.drop_table("calls")
+    with op.batch_alter_table("calendar_tokens", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_calendar_tokens_live_user",
+            postgresql_where=sa.text("revoked_at IS NULL"),
+            sqlite_where=sa.text("revoked_at IS NULL"),
+        )
+        batch_op.drop_index(batch_op.f("ix_calendar_tokens_user_id"))
+
+    op.drop_table("calendar_tokens")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_events_object")
         batch_op.drop_index(batch_op.f("ix_audit_events_at"))
