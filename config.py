@@ -74,6 +74,9 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
 
+    API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS", "30"))
+    API_TOKEN_RATE_LIMIT = os.environ.get("API_TOKEN_RATE_LIMIT", "10 per minute")
+
     # Celery: REDIS_URL gives the real broker; without it an embedded broker that needs no server.
     CELERY_TASK_ALWAYS_EAGER = False
     # The outbox: how often the relay looks for deliveries to enqueue, how long a sender holds a claim,

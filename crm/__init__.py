@@ -65,6 +65,7 @@ def register_extensions(app: Flask) -> None:
 def register_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
     import crm.activities.models
+    import crm.api.models
     import crm.applications.models
     import crm.audit.models
     import crm.auth.models
@@ -89,6 +90,7 @@ def register_models() -> None:
 def register_blueprints(app: Flask) -> None:
     from crm.activities.views import bp as activities_bp
     from crm.admin.views import bp as admin_bp
+    from crm.api.views import bp as api_bp
     from crm.applications.views import bp as applications_bp
     from crm.auth.views import bp as auth_bp
     from crm.calendar.views import bp as calendar_bp
@@ -135,6 +137,7 @@ def register_blueprints(app: Flask) -> None:
         diagnosis_bp,
         reports_bp,
         admin_bp,
+        api_bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -9,10 +9,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm.activities.models import Activity, ActivityKind
+from crm.api.models import ApiToken
 from crm.applications.models import Application, ApplicationHistory, ApplicationStatus, DeclaredSupport
 from crm.audit.models import AccessLog, AuditEvent
 from crm.auth.models import EmailToken, LoginFailure, Role, User, UserSession, hash_token
 from crm.auth.operations import hash_password
+from crm.calendar.models import CalendarToken
 from crm.core.db import utcnow
 from crm.diagnosis.models import DiagnosisResult
 from crm.documents.models import Document
@@ -554,7 +556,6 @@ def make_heartbeat(**kw: Any) -> Heartbeat:
 
 def make_calendar_token(user: User | None = None, secret: str = "", **kw: Any) -> Any:
     """A live iCal feed for `user`; pass `secret` to know the address's token (only its hash is stored)."""
-    from crm.calendar.models import CalendarToken
 
     user = user or make_user(Role.coordinator)
     values = {"user_id": user.id, "token_hash": hash_token(secret or f"calendar-{_n()}"), **kw}
@@ -600,3 +601,15 @@ def make_import_row(job: ImportJob | None = None, **kw: Any) -> ImportRow:
         **kw,
     }
     return _save(ImportRow(**values))
+
+
+def make_api_token(user: User | None = None, **kw: Any) -> Any:
+
+    n = _n()
+    values = {
+        "user_id": (user or make_user()).id,
+        "token_hash": hash_token(f"axcrm_test_{n}"),
+        "expires_at": utcnow() + timedelta(days=30),
+        **kw,
+    }
+    return _save(ApiToken(**values))

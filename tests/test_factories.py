@@ -46,6 +46,7 @@ FACTORY_FOR_TABLE = {
     "gpu_usages": factories.make_gpu_usage,
     "diagnosis_results": factories.make_diagnosis_result,
     "reminders": factories.make_reminder,
+    "api_tokens": factories.make_api_token,
     "heartbeats": factories.make_heartbeat,
     "import_jobs": factories.make_import_job,
     "import_rows": factories.make_import_row,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:49:07.158416
+Create Date: 2026-11-22 02:58:15.491635
 
 """
 
@@ -382,6 +382,26 @@ def upgrade():
     with op.batch_alter_table("access_logs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_access_logs_actor_id"), ["actor_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_access_logs_at"), ["at"], unique=False)
+
+    op.create_table(
+        "api_tokens",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("ip", sa.String(length=45), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_api_tokens_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_api_tokens_token_hash")),
+    )
+    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_api_tokens_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "audit_events",
@@ -1797,6 +1817,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_audit_events_action"))
 
     op.drop_table("audit_events")
+    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_api_tokens_user_id"))
+
+    op.drop_table("api_tokens")
     with op.batch_alter_table("access_logs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_access_logs_at"))
         batch_op.drop_index(batch_op.f("ix_access_logs_actor_id"))

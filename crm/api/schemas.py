@@ -1,0 +1,47 @@
+"""Schemas shared by every part of the API (the objects of each feature live with their endpoints)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    """Request bodies: unknown fields are refused, so a typo is a 422 instead of a silent no-op."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    fields: dict[str, list[str]] | None = None
+    existing_id: int | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    role: str
+
+
+class TokenIn(Strict):
+    email: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=256)
+    name: str = Field(default="", max_length=100)
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+    user: UserOut
+
+
+class TransitionIn(Strict):
+    to: str = Field(min_length=1, max_length=40)
+    reason: str = Field(default="", max_length=5000)
