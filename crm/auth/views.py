@@ -1,8 +1,20 @@
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
 from markupsafe import Markup
 
 from crm.auth import operations
@@ -126,3 +138,54 @@ def _local_path(url: str) -> str:
     if parts.netloc and parts.netloc != request.host:
         return ""
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+# --- API tokens (listed and revoked by their owner) ---------------------------------------------------------
+
+
+@bp.app_template_global("api_tokens_of_current_user")
+def api_tokens_of_current_user() -> list:
+    from crm.api.auth import live_tokens_of
+
+    return live_tokens_of(current_user) if current_user.is_authenticated else []
+
+
+@bp.post("/account/api-tokens")
+@signed_in
+def create_api_token():
+    from crm.api.auth import issue_token
+
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    _token, secret = issue_token(current_user, request.form.get("name", ""))
+    db.session.commit()
+    # Rendered, not redirected: the secret must never travel through the session or a URL.
+    response = make_response(
+        render_template(
+            "auth/account.html",
+            form=PasswordChangeForm(formdata=None),
+            language_form=LanguageForm(locale=current_user.locale or "ko"),
+            new_api_token=secret,
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/account/api-tokens/<int:token_id>/revoke")
+@signed_in
+def revoke_api_token(token_id: int):
+    from crm.api.auth import revoke_token
+    from crm.api.models import ApiToken
+
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    token = db.session.scalar(
+        sa.select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == current_user.id)
+    )
+    if token is None:
+        abort(404)
+    revoke_token(token, current_user)
+    db.session.commit()
+    flash(_("The token was revoked; programs using it stop working at once."), "success")
+    return redirect(url_for("auth.account", _anchor="api-tokens"))

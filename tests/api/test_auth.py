@@ -87,3 +87,53 @@ def test_the_openapi_document_is_3_1_and_lists_every_route(app_ctx, app):
             path = rule.rule.replace("<int:id>", "{id}")
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 assert (method, path) in documented, (method, path)
+
+
+def test_the_account_page_lists_creates_and_revokes_tokens(app_ctx, app):
+    from tests.conftest import login, post_form
+
+    user = make_user(Role.coordinator)
+    browser = app.test_client()
+    login(browser, user.email)
+    created = post_form(browser, "/account/api-tokens", {"name": "보고 스크립트"}, page="/account")
+    assert created.status_code == 200 and created.headers["Cache-Control"] == "no-store"
+    html = created.get_data(as_text=True)
+    secret = html.split("<code>")[1].split("</code>")[0]
+    assert secret.startswith("axcrm_") and "보고 스크립트" in html
+    api = Api(app)
+    api.headers["Authorization"] = f"Bearer {secret}"
+    assert api.get("/me").status_code == 200
+    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.user_id == user.id))
+    other = make_user(Role.coordinator)
+    stranger = app.test_client()
+    login(stranger, other.email)
+    assert (
+        post_form(stranger, f"/account/api-tokens/{token.id}/revoke", {}, page="/account").status_code == 404
+    )
+    assert (
+        post_form(browser, f"/account/api-tokens/{token.id}/revoke", {}, page="/account").status_code == 302
+    )
+    assert api.get("/me").status_code == 401
+    assert "보고 스크립트" not in browser.get("/account").get_data(as_text=True)
+
+
+def test_token_creation_is_rate_limited(app_ctx):
+    from config import TestConfig
+    from crm import create_app
+    from tests.conftest import DATABASE_URL, IsolatedClient
+
+    user = make_user()
+    limited = create_app(
+        TestConfig,
+        SQLALCHEMY_DATABASE_URI=DATABASE_URL,
+        RATELIMIT_ENABLED=True,
+        API_TOKEN_RATE_LIMIT="2 per minute",
+    )
+    limited.test_client_class = IsolatedClient
+    client = limited.test_client()
+    statuses = [
+        client.post("/api/v1/auth/tokens", json={"email": user.email, "password": PASSWORD}).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [201, 201, 429]
+    assert client.post("/api/v1/auth/tokens", json={}).get_json()["error"]["code"] == "rate_limited"
