@@ -269,7 +269,8 @@ def api_route(
     public_route: bool = False,
 ) -> Callable[[F], F]:
     """Registers a view under /api/v1 with its access rule and its schemas for the OpenAPI document."""
-    flask_path = path.replace("{", "<int:").replace("}", ">") if "{id}" in path else path
+    # Ids beyond the database's integer range are simply not found (not a database error).
+    flask_path = path.replace("{id}", "<int(min=1, max=2147483647):id>")
 
     def decorator(view: F) -> F:
         if public_route:

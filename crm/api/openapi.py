@@ -50,7 +50,7 @@ def _success(operation: Operation) -> dict[str, Any]:
     if response == "file":
         return {
             "description": "The file, as an attachment",
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
         }
     if isinstance(response, tuple):
         schema = {
@@ -79,7 +79,13 @@ def _operation(operation: Operation) -> dict[str, Any]:
     }
     if "{id}" in operation.path:
         spec["parameters"].insert(
-            0, {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+            0,
+            {
+                "name": "id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 2147483647},
+            },
         )
     if operation.request is not None:
         spec["requestBody"] = {

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from crm.api import auth  # noqa: F401
+from crm.api import (  # noqa: F401
+    applications,
+    auth,
+    engagements,
+    firms,
+    notices,
+    programmes,
+)
 from crm.api.core import bp
 
 __all__ = ["bp"]

@@ -47,6 +47,20 @@ def _may_see(application: Application, actor: User) -> bool:
     )
 
 
+def visible_document(document_id: int, user: User) -> Document | None:
+    """The document if `user` may see its owner (an application or an engagement), else None; the HTML
+    download and the API share this one rule."""
+    return db.session.scalar(
+        sa.select(Document).where(
+            Document.id == document_id,
+            sa.or_(
+                Document.application_id.in_(sa.select(Application.id).where(Application.visible_to(user))),
+                Document.engagement_id.in_(sa.select(Engagement.id).where(Engagement.visible_to(user))),
+            ),
+        )
+    )
+
+
 def check_may_upload(application: Application, actor: User) -> None:
     """Raises NotPermitted with the reason: a firm user only for its own firm's application while it is a
     draft or a supplement is requested; staff who see the application unless it was withdrawn; nobody

@@ -17,7 +17,6 @@ from crm.core.urls import safe_next
 from crm.documents import operations, storage
 from crm.documents.forms import UploadForm
 from crm.documents.models import Document
-from crm.engagements.models import Engagement
 from crm.extensions import db
 
 bp = Blueprint("documents", __name__)
@@ -102,21 +101,14 @@ def filesize(size: int | None) -> str:
 @bp.get("/documents/<int:document_id>")
 @signed_in
 def download(document_id: int):
-    document = db.session.scalar(
-        sa.select(Document).where(
-            Document.id == document_id,
-            sa.or_(
-                Document.application_id.in_(
-                    sa.select(Application.id).where(Application.visible_to(current_user))
-                ),
-                Document.engagement_id.in_(
-                    sa.select(Engagement.id).where(Engagement.visible_to(current_user))
-                ),
-            ),
-        )
-    )
+    document = operations.visible_document(document_id, current_user)
     if document is None:
         abort(404)
+    return send_document(document)
+
+
+def send_document(document: Document):
+    """The stored file as an attachment (404 when the bytes are missing); the API answers with it too."""
     try:
         path = storage.path_of(document.stored_name)
         if not path.is_file():
