@@ -57,7 +57,12 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
-    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)  # absolute limit of a signed-in session
+    SESSION_IDLE_TIMEOUT_STAFF = timedelta(minutes=30)
+    SESSION_IDLE_TIMEOUT_FIRM = timedelta(hours=2)
+    FRESH_LOGIN_SECONDS = 300  # password re-entry this recent before password, MFA and role changes
+    HSTS_ENABLED = False
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0") or 0)
     WTF_CSRF_TIME_LIMIT = 8 * 3600
     WTF_I18N_ENABLED = True
 
@@ -65,6 +70,8 @@ class Config:
     PASSWORD_MAX_LENGTH = 128
     LOGIN_MAX_FAILURES = 10
     LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
+    # Roles that must use two-step sign-in (crm/auth/mfa.py); others may turn it on themselves.
+    MFA_REQUIRED_ROLES = ("admin", "consortium_manager")
 
     PAGE_SIZE = 25
     MAX_CONTENT_LENGTH = 25 * 1024 * 1024
@@ -97,6 +104,8 @@ class Config:
 
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
+    # The MFA page shows the current code of demo accounts (which use a published key); never in production.
+    DEMO_MFA_HINT = _env_bool("DEMO_MFA_HINT", True)
     DEBUG = _env_bool("FLASK_DEBUG", False)
 
 
@@ -106,13 +115,25 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret-key-not-for-production"
     SQLALCHEMY_DATABASE_URI = _database_url(os.environ.get("TEST_DATABASE_URL", "sqlite://"))
     RATELIMIT_ENABLED = False
+    # Other features' tests sign staff in with a password only; tests/auth/test_mfa.py turns this on.
+    MFA_REQUIRED_ROLES = ()
     PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # fast in tests; production keeps Werkzeug's strong default
 
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
     DEBUG = False
+    if Config.REDIS_URL and not os.environ.get("RATELIMIT_STORAGE_URI"):
+        # Counters shared by every web process; memory:// would give each worker its own budget.
+        RATELIMIT_STORAGE_URI = Config.REDIS_URL
+    # __Host- makes browsers insist on Secure, Path=/ and no Domain, so a sibling subdomain cannot plant it.
+    SESSION_COOKIE_NAME = "__Host-axcrm_session"
     SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_PATH = "/"
+    SESSION_COOKIE_DOMAIN = None
+    HSTS_ENABLED = True
     PREFERRED_URL_SCHEME = "https"
 
 

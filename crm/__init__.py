@@ -29,6 +29,7 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
     register_template_helpers(app)
     register_error_handlers(app)
     register_cli(app)
+    register_security(app)
     return app
 
 
@@ -42,6 +43,12 @@ def check_configuration(app: Flask) -> None:
         raise RuntimeError("production needs SECRET_KEY set to a random value of at least 32 characters")
     if app.debug:
         raise RuntimeError("production must not run with debug on")
+
+
+def register_security(app: Flask) -> None:
+    from crm.core.security import register_security as register
+
+    register(app)
 
 
 def register_extensions(app: Flask) -> None:
@@ -92,6 +99,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.admin.views import bp as admin_bp
     from crm.api.views import bp as api_bp
     from crm.applications.views import bp as applications_bp
+    from crm.auth.fresh import bp as fresh_bp
     from crm.auth.views import bp as auth_bp
     from crm.calendar.views import bp as calendar_bp
     from crm.core.health import bp as health_bp
@@ -116,6 +124,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (
         health_bp,
         auth_bp,
+        fresh_bp,
         dashboard_bp,
         portal_bp,
         firms_bp,
@@ -154,12 +163,20 @@ def register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
 
     from crm.core.formatting import register_filters
+    from crm.core.lazytext import escape_lazy_strings
     from crm.core.pagination import url_args
+    from crm.demo.mfa import demo_code_hint
     from crm.navigation import navigation_for
 
+    escape_lazy_strings()
     register_filters(app)
     app.jinja_env.add_extension("jinja2.ext.do")
-    app.jinja_env.globals.update(url_args=url_args, navigation_for=navigation_for, get_locale=get_locale)
+    app.jinja_env.globals.update(
+        url_args=url_args,
+        navigation_for=navigation_for,
+        get_locale=get_locale,
+        demo_mfa_code_hint=demo_code_hint,
+    )
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -18,5 +18,7 @@ def register_commands(app: Flask) -> None:
         click.echo("demo data loaded" if created else "demo data already present; nothing changed")
 
     from crm.notices.cli import reminders_cli
+    from crm.privacy.cli import privacy_cli
 
     app.cli.add_command(reminders_cli)
+    app.cli.add_command(privacy_cli)

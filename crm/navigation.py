@@ -64,6 +64,7 @@ _MENU: list[tuple[str, Any, frozenset[Role]]] = [
         frozenset({Role.admin, Role.consortium_manager, Role.coordinator, Role.firm_user}),
     ),
     ("admin.users", _l("Users"), frozenset({Role.admin})),
+    ("admin.access_log", _l("Access log"), frozenset({Role.admin})),
     ("admin.scheduler_health", _l("Scheduler health"), frozenset({Role.admin})),
 ]
 

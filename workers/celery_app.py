@@ -68,6 +68,8 @@ def celery_init_app(app: Flask) -> Celery:
         "outbox-relay": {"task": "outbox.relay", "schedule": float(app.config["OUTBOX_RELAY_SECONDS"])},
         # D-7, D-1 and overdue reminders, daily at 09:00 KST (the app's timezone is Asia/Seoul).
         "reminder-sweep": {"task": "reminders.sweep", "schedule": crontab(hour=9, minute=0)},
+        # Personal records past their retention (PIPA), nightly at 03:30 KST.
+        "privacy-purge": {"task": "privacy.purge", "schedule": crontab(hour=3, minute=30)},
     }
     celery.conf.include = ["workers.tasks"]
     celery.set_default()

@@ -48,6 +48,17 @@ def sweep_reminders(day: str | None = None) -> int:
     return result.created
 
 
+@shared_task(name="privacy.purge", **RETRY)
+def purge_personal_data(day: str | None = None) -> int:
+    """Nightly PIPA purge; a second run the same day finds nothing left to remove."""
+    from crm.extensions import db
+    from crm.privacy.purge import purge_expired
+
+    result = purge_expired(date.fromisoformat(day) if day else None)
+    db.session.commit()
+    return result.total
+
+
 def beat(name: str) -> None:
     """Records a sign of life (upsert by name) in its own transaction."""
     from crm.notices.health import record_heartbeat

@@ -15,6 +15,7 @@ from crm.admin import health
 from crm.admin.forms import ActionForm, DeactivateForm, PasswordSetForm, UserFilterForm, UserForm
 from crm.audit.models import AuditEvent
 from crm.auth import operations
+from crm.auth.fresh import fresh_login_required
 from crm.auth.models import STAFF_ROLES, Role, User, UserSession
 from crm.core.access import allow
 from crm.core.exceptions import OperationError
@@ -137,6 +138,7 @@ def user_detail(user_id: int):
 
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
 @allow(Role.admin)
+@fresh_login_required(methods=("POST",))
 def edit_user(user_id: int):
     user = _load_user(user_id)
     form = UserForm(with_password=False)
@@ -156,6 +158,7 @@ def edit_user(user_id: int):
 
 @bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
 @allow(Role.admin)
+@fresh_login_required(methods=("POST",))
 def set_password(user_id: int):
     user = _load_user(user_id)
     form = PasswordSetForm()
@@ -231,3 +234,64 @@ def _sweep_banner(user: Any) -> dict[str, Any] | None:
     if not getattr(user, "is_authenticated", False) or user.role not in STAFF_ROLES:
         return None
     return health.sweep_banner()
+
+
+# --- access log review (PIPA 개인정보 접근기록 점검) --------------------------------------------------------
+
+ACCESS_LOG_CSV_COLUMNS = [
+    column(_l("Time"), lambda row: row.AccessLog.at),
+    column(_l("Account"), lambda row: row.actor_email),
+    column(_l("Action"), lambda row: row.AccessLog.action),
+    column(_l("Data subject"), lambda row: f"{row.AccessLog.subject_type}:{row.AccessLog.subject_id}"),
+    column(_l("Purpose"), lambda row: row.AccessLog.purpose),
+    column(_l("IP address"), lambda row: row.AccessLog.ip or ""),
+]
+
+
+def _access_log_page(review_form: Any) -> Any:
+    from crm.privacy import review
+
+    filters = review.AccessLogFilterForm(request.args)
+    filters.validate()
+    statement = review.filtered_log(filters)
+    # The review form posts elsewhere and re-renders this page on an error: only a GET may ask for the CSV.
+    if request.method == "GET" and wants_csv():
+        statement = statement.add_columns(User.email.label("actor_email"))
+        return csv_response("access_log", statement, ACCESS_LOG_CSV_COLUMNS, title=_l("Access log"))
+    month = review.current_month()
+    page = paginate(statement)
+    return render_form(
+        "admin/access_log.html",
+        page=page,
+        actors=review.actors_of(list(page.items)),
+        filters=filters,
+        review_form=review_form,
+        month=month,
+        last_review=review.review_of(month),
+    )
+
+
+@bp.get("/access-log")
+@allow(Role.admin)
+def access_log():
+    from crm.privacy import review
+
+    return _access_log_page(review.ReviewForm(month=review.current_month()))
+
+
+@bp.post("/access-log/review")
+@allow(Role.admin)
+def access_log_review():
+    from crm.privacy import review
+
+    form = review.ReviewForm()
+    if form.validate_on_submit():
+        try:
+            review.record_review(form.month.data or "", current_user)
+        except OperationError as error:
+            show_operation_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("The access log of %(month)s is recorded as reviewed.", month=form.month.data), "success")
+            return redirect(url_for("admin.access_log"))
+    return _access_log_page(form)

@@ -16,9 +16,11 @@ from crm.api.models import ApiToken
 from crm.api.openapi import document
 from crm.api.schemas import TokenIn, TokenOut
 from crm.audit.operations import record_audit
+from crm.auth import mfa
 from crm.auth.models import User, hash_token
 from crm.auth.operations import AuthError, authenticate
 from crm.core.db import utcnow
+from crm.core.exceptions import OperationError
 from crm.extensions import db, limiter
 
 
@@ -79,6 +81,19 @@ def create_token():
     except AuthError as error:
         db.session.commit()  # the failed attempt counts towards the lockout
         raise ApiError(401, "unauthorized", error.message) from None
+    if mfa.applies_to(user):
+        if not mfa.is_enabled(user):
+            db.session.commit()
+            raise ApiError(401, "mfa_enrolment_required", _("Turn on two-step sign-in in the web app first."))
+        if not data.otp:
+            db.session.commit()
+            message = _("This account uses two-step sign-in: send the code as otp.")
+            raise ApiError(401, "mfa_required", message)
+        try:
+            mfa.verify(user, data.otp)
+        except OperationError as error:
+            db.session.commit()  # the failed code counts towards the limit
+            raise ApiError(401, "mfa_invalid", error.message) from None
     token, secret = issue_token(user, data.name)
     db.session.commit()
     return jsonify({"token": secret, "expires_at": token.expires_at.isoformat(), "user": user_out(user)}), 201

@@ -34,6 +34,8 @@ class TokenIn(Strict):
     email: str = Field(min_length=1, max_length=254)
     password: str = Field(min_length=1, max_length=256)
     name: str = Field(default="", max_length=100)
+    # The current TOTP (or a recovery) code; required for accounts that use two-step sign-in.
+    otp: str | None = Field(default=None, max_length=20)
 
 
 class TokenOut(BaseModel):

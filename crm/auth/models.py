@@ -63,6 +63,13 @@ class User(TimestampMixin, db.Model):
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Portal accounts sign up themselves and must prove the address; staff accounts are made by an admin.
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Two-step sign-in (crm/auth/mfa.py): the base32 TOTP secret, set at enrolment and confirmed by a code.
+    mfa_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    mfa_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last TOTP time step accepted, so an observed code cannot be replayed within its window.
+    mfa_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # SHA-256 hashes of the unused recovery codes; a used code is removed from the list.
+    mfa_recovery_hashes: Mapped[list | None] = mapped_column(sa.JSON)
 
     consortium: Mapped[Consortium | None] = relationship()
     institution: Mapped[Institution | None] = relationship()

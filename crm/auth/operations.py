@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from crm.audit.operations import diff, record_audit
 from crm.auth.models import LoginFailure, Role, User
+from crm.auth.passwords import is_common
 from crm.auth.sessions import end_sessions_of
 from crm.core.db import utcnow
 from crm.core.exceptions import OperationError, RuleViolation, ValidationFailed
@@ -52,12 +53,14 @@ def hash_password(password: str) -> str:
 
 
 def password_problems(password: str) -> list[Any]:
-    """Length only (12–128): no composition rules, as NIST SP 800-63B and ASVS advise."""
+    """Length (12–128) and not a common password: no composition rules, as NIST SP 800-63B and ASVS advise."""
     low, high = current_app.config["PASSWORD_MIN_LENGTH"], current_app.config["PASSWORD_MAX_LENGTH"]
     if len(password or "") < low:
         return [_l("Use at least %(n)s characters.", n=low)]
     if len(password) > high:
         return [_l("Use at most %(n)s characters.", n=high)]
+    if is_common(password):
+        return [_l("This password is one of the most common ones and easy to guess. Choose another.")]
     return []
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, flash, request, session
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from crm.auth.models import User, UserSession, hash_token
+from crm.auth.fresh import mark_fresh
+from crm.auth.models import Role, User, UserSession, hash_token
 from crm.core.db import utcnow
 from crm.extensions import db, login_manager
 
@@ -22,6 +24,7 @@ def start_session(user: User) -> UserSession:
     session.clear()
     session[SESSION_KEY] = key
     session.permanent = True
+    mark_fresh()  # a password was just entered
     row = UserSession(
         user_id=user.id,
         key_hash=hash_token(key),
@@ -53,6 +56,13 @@ def end_sessions_of(user: User, except_current: bool = False) -> int:
     return result.rowcount or 0
 
 
+def idle_timeout(user: User) -> timedelta:
+    """Staff see personal data of many firms, so their idle browsers close sooner than a firm's own."""
+    if user.role is Role.firm_user:
+        return current_app.config["SESSION_IDLE_TIMEOUT_FIRM"]
+    return current_app.config["SESSION_IDLE_TIMEOUT_STAFF"]
+
+
 def _load_user(user_id: str) -> User | None:
     key = session.get(SESSION_KEY)
     if not key or not user_id.isdigit():
@@ -67,9 +77,12 @@ def _load_user(user_id: str) -> User | None:
     if row is None or not row.user.is_active:
         return None
     now = utcnow()
-    if now - row.created_at > current_app.config["PERMANENT_SESSION_LIFETIME"]:
+    too_old = now - row.created_at > current_app.config["PERMANENT_SESSION_LIFETIME"]
+    if too_old or now - row.last_seen_at > idle_timeout(row.user):
         row.ended_at = now
         db.session.commit()
+        session.pop(SESSION_KEY, None)  # tell it once; the next request is simply signed out
+        flash(_("Your session has expired. Please sign in again."), "info")
         return None
     if now - row.last_seen_at > _TOUCH_EVERY:
         row.last_seen_at = now

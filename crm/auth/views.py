@@ -17,8 +17,11 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 
-from crm.auth import operations
+from crm.auth import mfa, operations, reset
+from crm.auth.denials import log_denial
 from crm.auth.forms import LanguageForm, LoginForm, PasswordChangeForm
+from crm.auth.fresh import fresh_login_required
+from crm.auth.limits import configured, email_key, ip_key
 from crm.auth.models import Role
 from crm.auth.sessions import end_current_session, start_session
 from crm.core.access import public, signed_in
@@ -28,6 +31,14 @@ from crm.core.urls import safe_next
 from crm.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
+bp.after_app_request(log_denial)  # every 403/404 a signed-in user gets, from any blueprint
+bp.add_url_rule("/password/forgot", view_func=reset.forgot_password, methods=["GET", "POST"])
+bp.add_url_rule(
+    "/password/reset/<token>",
+    endpoint="reset_password",
+    view_func=reset.reset_password_view,
+    methods=["GET", "POST"],
+)
 
 
 def home_for(user) -> str:
@@ -48,7 +59,8 @@ def root():
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit("30 per minute", methods=["POST"])
+@limiter.limit(configured("LOGIN_RATE_LIMIT_IP"), key_func=ip_key, methods=["POST"])
+@limiter.limit(configured("LOGIN_RATE_LIMIT_EMAIL"), key_func=email_key, methods=["POST"])
 def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(home_for(current_user))
@@ -72,6 +84,10 @@ def login():
             form.password.data = ""
             show_operation_error(None, error)
             return render_template("auth/login.html", form=form), 200
+        if mfa.applies_to(user):
+            response = mfa.begin_pending(user, form.next.data)
+            db.session.commit()
+            return response
         start_session(user)
         login_user(user)
         db.session.commit()
@@ -91,6 +107,7 @@ def logout():
 
 @bp.route("/account", methods=["GET", "POST"])
 @signed_in
+@fresh_login_required(methods=("POST",))
 def account():
     form = PasswordChangeForm()
     if form.validate_on_submit():
@@ -189,3 +206,6 @@ def revoke_api_token(token_id: int):
     db.session.commit()
     flash(_("The token was revoked; programs using it stop working at once."), "success")
     return redirect(url_for("auth.account", _anchor="api-tokens"))
+
+
+mfa.add_routes(bp)

@@ -58,6 +58,11 @@ def enforce_route_access() -> Any:
     endpoint = request.endpoint
     if endpoint is None or endpoint == "static":
         return None
+    from crm.auth.mfa import pending_mfa_gate
+
+    pending = pending_mfa_gate(endpoint)
+    if pending is not None:
+        return pending
     rule = access_rule(current_app, endpoint)
     if rule is None:
         current_app.logger.error("route %s declares no access rule; refused", endpoint)

@@ -26,6 +26,7 @@ from crm.demo.diagnosis import seed_diagnosis
 from crm.demo.engagements import EngagementSeeder
 from crm.demo.imports import seed_imports
 from crm.demo.infrastructure import seed_infrastructure
+from crm.demo.mfa import seed_mfa
 from crm.demo.notices import seed_notices
 from crm.demo.outcomes import seed_outcomes
 from crm.demo.pipeline import seed_pipeline
@@ -258,6 +259,7 @@ def seed_demo() -> bool:
         seed_notices,
         seed_reminders,
         seed_imports,
+        seed_mfa,
     ):
         seed_feature(rng, today)
     _welcome_notice()

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm.applications.models import Application
+from crm.auth.limits import configured, user_key
 from crm.auth.models import Role
 from crm.core.access import allow, signed_in
 from crm.core.exceptions import OperationError
@@ -17,7 +18,7 @@ from crm.core.urls import safe_next
 from crm.documents import operations, storage
 from crm.documents.forms import UploadForm
 from crm.documents.models import Document
-from crm.extensions import db
+from crm.extensions import db, limiter
 
 bp = Blueprint("documents", __name__)
 
@@ -42,6 +43,7 @@ def application_url(application_id: int) -> str:
 
 @bp.post("/applications/<int:application_id>/documents")
 @allow(*UPLOADERS)
+@limiter.limit(configured("UPLOAD_RATE_LIMIT"), key_func=user_key, methods=["POST"])
 def upload(application_id: int):
     application = _visible_application(application_id)
     form = UploadForm(choices=operations.kind_choices(application))

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import contains_eager, joinedload
 
+from crm.auth.limits import configured, user_key
 from crm.auth.models import STAFF_ROLES, Role
 from crm.core.access import allow
 from crm.core.exceptions import Conflict, OperationError
@@ -33,7 +34,7 @@ from crm.engagements.forms import (
 )
 from crm.engagements.models import AgreementChange, ChangeStatus, Engagement, EngagementStatus
 from crm.exports.csvexport import NAME, column, csv_response, personal, wants_csv
-from crm.extensions import db
+from crm.extensions import db, limiter
 from crm.firms.identifiers import InvalidIdentifier, normalize_brn
 from crm.firms.models import Firm
 from crm.firms.operations import name_or_brn_matches
@@ -264,6 +265,7 @@ def settlement(engagement_id: int):
 
 @bp.post("/engagements/<int:engagement_id>/documents")
 @allow(*STAFF_ROLES)
+@limiter.limit(configured("UPLOAD_RATE_LIMIT"), key_func=user_key, methods=["POST"])
 def upload(engagement_id: int):
     engagement = workable_engagement(engagement_id)
     form = TransitionForm()  # only for its CSRF check

@@ -51,6 +51,18 @@ def format_brn(digits: str) -> str:
     return f"{digits[:3]}-{digits[3:5]}-{digits[5:]}" if len(digits) == 10 else digits
 
 
+def is_sole_proprietor_brn(digits: str) -> bool:
+    """개인사업자: the middle two digits 01–79 mark an individual's business, so its BRN is personal data."""
+    return len(digits) == 10 and digits.isdigit() and 1 <= int(digits[3:5]) <= 79
+
+
+def mask_brn(digits: str) -> str:
+    """'123-45-*****' for a sole proprietor (the last five digits identify the person); others in full."""
+    if not is_sole_proprietor_brn(digits):
+        return format_brn(digits)
+    return f"{digits[:3]}-{digits[3:5]}-*****"
+
+
 def corp_no_check_digit(first_twelve: str) -> int:
     total = sum(int(c) * (1 if i % 2 == 0 else 2) for i, c in enumerate(first_twelve))
     return (10 - total % 10) % 10

@@ -11,7 +11,8 @@ from crm.core.db import TimestampMixin, UTCDateTime, enum_type, utcnow
 from crm.core.enums import LabelledEnum
 from crm.extensions import db
 from crm.firms import ksic, regions
-from crm.firms.identifiers import format_brn, format_corp_no
+from crm.firms.identifiers import format_brn, format_corp_no, is_sole_proprietor_brn, mask_brn
+from crm.privacy.retention import contact_retention_until
 
 if TYPE_CHECKING:
     from crm.organisation.models import Consortium, Institution
@@ -78,6 +79,15 @@ class Firm(TimestampMixin, db.Model):
     @property
     def brn_display(self) -> str:
         return format_brn(self.brn)
+
+    @property
+    def is_sole_proprietor(self) -> bool:
+        return is_sole_proprietor_brn(self.brn)
+
+    @property
+    def brn_masked(self) -> str:
+        """For lists and exports: a sole proprietor's BRN is personal data, in full only on the firm page."""
+        return mask_brn(self.brn)
 
     @property
     def corp_no_display(self) -> str:
@@ -177,8 +187,25 @@ class Contact(TimestampMixin, db.Model):
     consent_privacy_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     consent_admin_info_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     consent_marketing_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when written and whenever the privacy consent changes (crm.privacy.retention); the purge deletes
+    # the contact after this day.
+    retention_until: Mapped[date | None] = mapped_column(sa.Date, index=True)
 
     firm: Mapped[Firm] = relationship(back_populates="contacts")
+
+
+@sa.event.listens_for(Contact, "before_insert")
+def _contact_retention_on_insert(_mapper: Any, _connection: Any, contact: Contact) -> None:
+    if contact.retention_until is None:
+        contact.retention_until = contact_retention_until(contact.consent_privacy_at)
+
+
+@sa.event.listens_for(Contact, "before_update")
+def _contact_retention_on_update(_mapper: Any, _connection: Any, contact: Contact) -> None:
+    consent = sa.inspect(contact).attrs.consent_privacy_at.history
+    retention = sa.inspect(contact).attrs.retention_until.history
+    if consent.has_changes() and not retention.has_changes():
+        contact.retention_until = contact_retention_until(contact.consent_privacy_at)
 
 
 class FirmLink(db.Model):

@@ -347,6 +347,12 @@ def contacts_for_page(firm: Firm, actor: User, purpose: str = "firm page") -> li
     return contacts
 
 
+def log_brn_view(firm: Firm, actor: User, purpose: str = "firm page") -> None:
+    """A sole proprietor's (개인사업자) BRN identifies a person: staff seeing it in full are access-logged."""
+    if firm.is_sole_proprietor and actor.role in STAFF_ROLES:
+        log_personal_data_access("view_brn", firm, purpose=purpose, actor=actor)
+
+
 def open_contact_for_edit(contact: Contact, actor: User) -> Contact:
     """The edit form shows one contact's personal data: that view is access-logged too."""
     _require_contacts_visible(contact.firm, actor)

@@ -62,7 +62,8 @@ def _contacts_visible(row: Any) -> bool:
 
 CSV_COLUMNS = [
     column(_l("Firm name"), "Firm.name"),
-    column(_l("Business registration number"), "Firm.brn_display"),
+    # Masked for sole proprietors (개인사업자): in full only on the firm page, where the view is logged.
+    column(_l("Business registration number"), "Firm.brn_masked"),
     column(_l("Corporate registration number (법인등록번호)"), "Firm.corp_no_display"),
     personal(_l("CEO"), "Firm.ceo_name", NAME),
     column(_l("Founded on"), "Firm.founded_on"),
@@ -129,7 +130,8 @@ def new():
 
 def _render_detail(firm: Firm, financials_form: FinancialsForm, status: int = 200):
     contacts = operations.contacts_for_page(firm, current_user)
-    db.session.commit()  # the access-log row of the contacts just shown
+    operations.log_brn_view(firm, current_user)
+    db.session.commit()  # the access-log rows of the contacts and the BRN just shown
     links = [
         link
         for link in firm.links

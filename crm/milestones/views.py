@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import contains_eager
 
+from crm.auth.limits import configured, user_key
 from crm.auth.models import STAFF_ROLES, Role
 from crm.core.access import allow
 from crm.core.exceptions import OperationError
@@ -21,7 +22,7 @@ from crm.core.time import d_day_label, today_kst
 from crm.engagements.models import Engagement, EngagementStatus
 from crm.engagements.operations import may_work_on
 from crm.exports.csvexport import Column, column, csv_response, wants_csv
-from crm.extensions import db
+from crm.extensions import db, limiter
 from crm.firms.models import Firm
 from crm.milestones import operations
 from crm.milestones.forms import CompleteForm, MilestoneFilterForm, WaiveForm
@@ -96,6 +97,7 @@ def index():
 
 @bp.route("/milestones/<int:milestone_id>/complete", methods=["GET", "POST"])
 @allow(*STAFF_ROLES, Role.firm_user)
+@limiter.limit(configured("UPLOAD_RATE_LIMIT"), key_func=user_key, methods=["POST"])
 def complete(milestone_id: int):
     milestone = _visible_milestone(milestone_id)
     if not operations.may_complete(milestone, current_user):

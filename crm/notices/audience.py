@@ -377,6 +377,8 @@ def recipients_of(firm: Firm, marketing: bool = False) -> list[Recipient]:
             Contact.is_primary.is_(True),
             Contact.email != "",
             Contact.consent_marketing_at.is_not(None),
+            # Withdrawing the privacy consent ends marketing too, whatever the marketing consent says.
+            Contact.consent_privacy_at.is_not(None),
         )
         .order_by(Contact.id)
     ).all()

@@ -56,7 +56,7 @@ Personalise = Callable[[Recipient], tuple[str, str]]
 
 def firm_recipients(firm: Any) -> list[Recipient]:
     """Who hears about a firm's applications and engagements: its active, verified portal accounts and
-    its primary contacts with an e-mail address, each address once."""
+    its primary contacts with an e-mail address and the privacy consent, each address once."""
     from crm.auth.models import Role, User
 
     users = db.session.scalars(
@@ -68,10 +68,12 @@ def firm_recipients(firm: Any) -> list[Recipient]:
         )
     ).all()
     recipients = [Recipient(u.email, u.name, user_id=u.id, locale=u.locale or "ko") for u in users]
+    # A contact without the privacy consent (never given or withdrawn) hears nothing, not even about the
+    # firm's own application: those essential notices still reach the firm's verified portal accounts.
     recipients += [
         Recipient(c.email, c.name, contact_id=c.id, phone=c.phone or "")
         for c in firm.contacts
-        if c.is_primary and c.email
+        if c.is_primary and c.email and c.consent_privacy_at is not None
     ]
     seen: set[str] = set()
     unique = []

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.db import TimestampMixin, UTCDateTime
 from crm.extensions import db
+from crm.privacy.retention import registration_retention_until
 
 if TYPE_CHECKING:
     from crm.engagements.models import Engagement
@@ -59,6 +60,10 @@ class TrainingRegistration(TimestampMixin, db.Model):
     attended: Mapped[bool | None]
     attendance_marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     registered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # Registration day + 3 years (crm.privacy.retention); the purge anonymises the person afterwards.
+    retention_until: Mapped[date | None] = mapped_column(
+        sa.Date, index=True, default=lambda: registration_retention_until()
+    )
 
     session: Mapped[TrainingSession] = relationship(back_populates="registrations")
     firm: Mapped[Firm | None] = relationship()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:58:15.491635
+Create Date: 2026-11-22 03:31:31.121048
 
 """
 
@@ -115,6 +115,7 @@ def upgrade():
         sa.Column("consent_privacy_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("consent_admin_info_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("consent_marketing_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("retention_until", sa.Date(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -124,6 +125,7 @@ def upgrade():
     )
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_contacts_firm_id"), ["firm_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_contacts_retention_until"), ["retention_until"], unique=False)
 
     op.create_table(
         "firm_financials",
@@ -349,6 +351,10 @@ def upgrade():
         sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("email_verified_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("mfa_secret", sa.String(length=64), nullable=True),
+        sa.Column("mfa_enabled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("mfa_last_step", sa.BigInteger(), nullable=True),
+        sa.Column("mfa_recovery_hashes", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -1488,6 +1494,7 @@ def upgrade():
         sa.Column("attended", sa.Boolean(), nullable=True),
         sa.Column("attendance_marked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("registered_by_id", sa.Integer(), nullable=True),
+        sa.Column("retention_until", sa.Date(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -1512,6 +1519,9 @@ def upgrade():
     )
     with op.batch_alter_table("training_registrations", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_training_registrations_firm_id"), ["firm_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_training_registrations_retention_until"), ["retention_until"], unique=False
+        )
         batch_op.create_index(
             batch_op.f("ix_training_registrations_session_id"), ["session_id"], unique=False
         )
@@ -1669,6 +1679,7 @@ def upgrade():
         )
 
     # ### end Alembic commands ###
+    _extra_postgresql_ddl()
 
 
 def downgrade():
@@ -1695,6 +1706,7 @@ def downgrade():
     op.drop_table("gpu_usages")
     with op.batch_alter_table("training_registrations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_training_registrations_session_id"))
+        batch_op.drop_index(batch_op.f("ix_training_registrations_retention_until"))
         batch_op.drop_index(batch_op.f("ix_training_registrations_firm_id"))
 
     op.drop_table("training_registrations")
@@ -1856,6 +1868,7 @@ def downgrade():
 
     op.drop_table("firm_financials")
     with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contacts_retention_until"))
         batch_op.drop_index(batch_op.f("ix_contacts_firm_id"))
 
     op.drop_table("contacts")
@@ -1878,3 +1891,16 @@ def downgrade():
 
     op.drop_table("consortia")
     # ### end Alembic commands ###
+
+
+# Appended by scripts/regen-initial-migration.sh from migrations/extra/*.sql.
+EXTRA_POSTGRESQL_DDL = [
+    # migrations/extra/access_log_insert_only.sql
+    "-- 개인정보 접근기록 must not be altered: the application may only INSERT into access_logs (PIPA 안전성\n-- 확보조치 기준 §8). Row UPDATE/DELETE and TRUNCATE raise. Maintenance that must empty the table (the test\n-- suite's cleanup) runs with `SET LOCAL session_replication_role = replica`, which only a superuser may set.\nCREATE OR REPLACE FUNCTION access_logs_insert_only() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n    RAISE EXCEPTION USING MESSAGE = 'access_logs is insert-only: ' || TG_OP, ERRCODE = 'insufficient_privilege';\nEND;\n$$;\nCREATE TRIGGER access_logs_no_update_delete BEFORE UPDATE OR DELETE ON access_logs\n    FOR EACH ROW EXECUTE FUNCTION access_logs_insert_only();\nCREATE TRIGGER access_logs_no_truncate BEFORE TRUNCATE ON access_logs\n    FOR EACH STATEMENT EXECUTE FUNCTION access_logs_insert_only();\n",
+]
+
+
+def _extra_postgresql_ddl() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for ddl in EXTRA_POSTGRESQL_DDL:
+            op.execute(ddl)
