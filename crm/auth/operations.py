@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from crm.audit.operations import diff, record_audit
-from crm.auth.models import LoginFailure, Role, User
+from crm.auth.models import EmailToken, LoginFailure, Role, User, hash_token
 from crm.auth.passwords import is_common
 from crm.auth.sessions import end_sessions_of
 from crm.core.db import utcnow
@@ -252,3 +254,30 @@ def set_locale(user: User, locale: str) -> None:
     if locale in current_app.config["LANGUAGES"] and user.locale != locale:
         record_audit("user.locale", user, {"locale": [user.locale, locale]}, actor=user)
         user.locale = locale
+
+
+def issue_email_token(user: User, purpose: str, lifetime: timedelta) -> tuple[EmailToken, str]:
+    """A new single-use link token for `user` and `purpose`; earlier unused ones stop working, so only the
+    newest mail counts. Only the hash is stored: the database alone cannot use a link. Never commits."""
+    now = utcnow()
+    db.session.execute(
+        sa.update(EmailToken)
+        .where(
+            EmailToken.user_id == user.id,
+            EmailToken.purpose == purpose,
+            EmailToken.used_at.is_(None),
+            EmailToken.expires_at > now,
+        )
+        .values(expires_at=now)
+    )
+    secret = secrets.token_urlsafe(32)
+    row = EmailToken(
+        user_id=user.id,
+        purpose=purpose,
+        token_hash=hash_token(secret),
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row, secret

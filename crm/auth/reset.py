@@ -6,7 +6,6 @@ A successful reset ends every session of the user, this browser's included.
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +22,7 @@ from crm.audit.operations import record_audit
 from crm.auth.forms import EmailField
 from crm.auth.limits import configured, email_key, ip_key
 from crm.auth.models import EmailToken, LoginFailure, User, hash_token
-from crm.auth.operations import hash_password, normalize_email, password_problems
+from crm.auth.operations import hash_password, issue_email_token, normalize_email, password_problems
 from crm.auth.sessions import end_current_session, end_sessions_of
 from crm.core.access import public
 from crm.core.db import utcnow
@@ -57,28 +56,7 @@ def request_reset(email: str) -> EmailToken | None:
     )
     if user is None:
         return None
-    now = utcnow()
-    # Only the newest mail works: an older link lying in an inbox is one more thing to steal.
-    db.session.execute(
-        sa.update(EmailToken)
-        .where(
-            EmailToken.user_id == user.id,
-            EmailToken.purpose == RESET_PURPOSE,
-            EmailToken.used_at.is_(None),
-            EmailToken.expires_at > now,
-        )
-        .values(expires_at=now)
-    )
-    token = secrets.token_urlsafe(32)
-    row = EmailToken(
-        user_id=user.id,
-        purpose=RESET_PURPOSE,
-        token_hash=hash_token(token),
-        created_at=now,
-        expires_at=now + RESET_LIFETIME,
-    )
-    db.session.add(row)
-    db.session.flush()
+    row, token = issue_email_token(user, RESET_PURPOSE, RESET_LIFETIME)
     link = url_for("auth.reset_password", token=token, _external=True)
     queue_notice(
         kind=NoticeKind.account,

@@ -8,7 +8,6 @@ of a consortium related to the firm decide.
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,7 +20,13 @@ from flask_babel import lazy_gettext as _l
 
 from crm.audit.operations import apply_changes, diff, record_audit
 from crm.auth.models import STAFF_ROLES, EmailToken, Role, User, hash_token
-from crm.auth.operations import VERIFY_EMAIL, hash_password, normalize_email, password_problems
+from crm.auth.operations import (
+    VERIFY_EMAIL,
+    hash_password,
+    issue_email_token,
+    normalize_email,
+    password_problems,
+)
 from crm.core.db import utcnow
 from crm.core.enums import IllegalTransition, check_transition
 from crm.core.exceptions import NotPermitted, RuleViolation, ValidationFailed
@@ -107,27 +112,7 @@ def _mail_to(user: User, subject: str, body: str, about: Any = None, firm_id: in
 def send_verification(user: User) -> EmailToken:
     """A new single-use link; earlier unused links of the user stop working, so only the latest mail counts.
     Only the hash of the token is stored: the database alone cannot verify anybody."""
-    now = utcnow()
-    db.session.execute(
-        sa.update(EmailToken)
-        .where(
-            EmailToken.user_id == user.id,
-            EmailToken.purpose == VERIFY_PURPOSE,
-            EmailToken.used_at.is_(None),
-            EmailToken.expires_at > now,
-        )
-        .values(expires_at=now)
-    )
-    token = secrets.token_urlsafe(32)
-    row = EmailToken(
-        user_id=user.id,
-        purpose=VERIFY_PURPOSE,
-        token_hash=hash_token(token),
-        created_at=now,
-        expires_at=now + VERIFY_LIFETIME,
-    )
-    db.session.add(row)
-    db.session.flush()
+    row, token = issue_email_token(user, VERIFY_PURPOSE, VERIFY_LIFETIME)
     link = url_for("portal.verify", token=token, _external=True)
     _mail_to(
         user,
