@@ -15,7 +15,17 @@ from flask_login import current_user
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import selectinload
 
-from crm.api.core import PAGING, ApiError, api_route, body, not_found, page_of, query_int, query_param
+from crm.api.core import (
+    PAGING,
+    ApiError,
+    api_route,
+    body,
+    invalid,
+    not_found,
+    page_of,
+    query_int,
+    query_param,
+)
 from crm.api.schemas import Strict, TransitionIn
 from crm.applications import operations
 from crm.applications.models import Application, ApplicationHistory, ApplicationStatus
@@ -173,10 +183,6 @@ def _visible_application(application_id: int) -> Application:
     return application
 
 
-def _invalid(name: str, message: Any) -> ApiError:
-    return ApiError(422, "validation_error", _("Some fields need attention."), fields={name: [message]})
-
-
 def _api_fields(error: ValidationFailed) -> ValidationFailed:
     """The operations name answer fields after the HTML form (`answer_goal`); the API after the body
     (`answers.goal`), like pydantic's own messages."""
@@ -227,7 +233,7 @@ def list_applications():
     status = request.args.get("status")
     if status:
         if status not in STATUSES:
-            raise _invalid("status", _("Choose one of: %(values)s.", values=", ".join(STATUSES)))
+            raise invalid("status", _("Choose one of: %(values)s.", values=", ".join(STATUSES)))
         statement = statement.where(Application.status == ApplicationStatus(status))
     return jsonify(page_of(statement, serialize_application))
 
@@ -251,22 +257,22 @@ def create_application():
                 403, "forbidden", _("Your account is not linked to a firm yet, so you cannot apply.")
             )
         if data.firm_id is not None and data.firm_id != current_user.firm_id:
-            raise _invalid("firm_id", _("Firm users apply for their own firm; leave firm_id out."))
+            raise invalid("firm_id", _("Firm users apply for their own firm; leave firm_id out."))
         firm = db.session.get(Firm, current_user.firm_id)
         call = db.session.get(Call, data.call_id)  # the portal lists every call to firms
     else:
         if data.firm_id is None:
-            raise _invalid("firm_id", _("This field is required."))
+            raise invalid("firm_id", _("This field is required."))
         firm = db.session.scalar(
             sa.select(Firm).where(Firm.id == data.firm_id, Firm.visible_to(current_user))
         )
         if firm is None:
-            raise _invalid("firm_id", _("There is no such firm, or you may not see it."))
+            raise invalid("firm_id", _("There is no such firm, or you may not see it."))
         call = db.session.scalar(
             sa.select(Call).where(Call.id == data.call_id, Call.visible_to(current_user))
         )
     if call is None:
-        raise _invalid("call_id", _("There is no such call, or you may not see it."))
+        raise invalid("call_id", _("There is no such call, or you may not see it."))
     if firm is None:
         raise not_found()
     try:
@@ -345,7 +351,7 @@ def transition_application(id: int):
     application = _visible_application(id)
     data = body(ApplicationTransitionIn)
     if data.to not in STATUSES:
-        raise _invalid("to", _("Choose one of: %(values)s.", values=", ".join(STATUSES)))
+        raise invalid("to", _("Choose one of: %(values)s.", values=", ".join(STATUSES)))
     options = operations.TransitionOptions(
         reason=data.reason,
         supplement_due_on=data.supplement_due_on,

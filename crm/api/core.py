@@ -67,6 +67,24 @@ def _operation_error(error: OperationError):
     return jsonify(error_body(error.code, error.message, error.fields or None, **extra)), error.status
 
 
+def invalid(name: str, message: Any) -> ApiError:
+    """422 validation_error naming one field (a query parameter or a body field)."""
+    return ApiError(422, "validation_error", _("Some fields need attention."), fields={name: [message]})
+
+
+def query_enum(name: str, allowed: type[Any]) -> Any | None:
+    """A query parameter that must be one of an enum's values; None when absent."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return allowed(raw)
+    except ValueError:
+        raise invalid(
+            name, _("Choose one of: %(values)s.", values=", ".join(m.value for m in allowed))
+        ) from None
+
+
 def not_found() -> ApiError:
     return ApiError(404, "not_found", _("The page or record does not exist, or you may not see it."))
 

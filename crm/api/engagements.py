@@ -15,7 +15,16 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import AfterValidator, BaseModel, Field
 
-from crm.api.core import PAGING, ApiError, api_route, body, not_found, page_of, query_int, query_param
+from crm.api.core import (
+    PAGING,
+    api_route,
+    body,
+    invalid,
+    not_found,
+    page_of,
+    query_int,
+    query_param,
+)
 from crm.api.schemas import Strict, TransitionIn
 from crm.auth.models import STAFF_ROLES, Role
 from crm.core.exceptions import OperationError
@@ -156,16 +165,12 @@ def visible_milestone(milestone_id: int) -> Milestone:
     return milestone
 
 
-def _bad_query(name: str, message: Any) -> ApiError:
-    return ApiError(422, "validation_error", _("Some fields need attention."), fields={name: [message]})
-
-
 def query_choice(name: str, choices: list[str]) -> str | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return None
     if raw not in choices:
-        raise _bad_query(name, _("Choose one of: %(values)s.", values=", ".join(choices)))
+        raise invalid(name, _("Choose one of: %(values)s.", values=", ".join(choices)))
     return raw
 
 
@@ -178,7 +183,7 @@ def query_date(name: str) -> date | None:
             raise ValueError
         return date.fromisoformat(raw)
     except ValueError:
-        raise _bad_query(name, _("Enter a date as YYYY-MM-DD.")) from None
+        raise invalid(name, _("Enter a date as YYYY-MM-DD.")) from None
 
 
 def _renamed(error: OperationError, names: dict[str, str]) -> OperationError:
@@ -345,7 +350,7 @@ def complete_milestone(id: int):
         if len(note) > 5000:
             raise ValueError
     except ValueError:
-        raise _bad_query("note", _("Enter text of the allowed length.")) from None
+        raise invalid("note", _("Enter text of the allowed length.")) from None
     try:
         milestone_operations.complete(milestone, current_user, request.files.get("evidence"), note)
     except OperationError as error:

@@ -17,7 +17,17 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import BaseModel, Field
 
-from crm.api.core import PAGING, ApiError, api_route, body, not_found, page_of, query_param
+from crm.api.core import (
+    PAGING,
+    ApiError,
+    api_route,
+    body,
+    invalid,
+    not_found,
+    page_of,
+    query_enum,
+    query_param,
+)
 from crm.api.schemas import Strict
 from crm.auth.models import STAFF_ROLES, Role
 from crm.core.exceptions import Conflict
@@ -197,37 +207,21 @@ def visible_firm(firm_id: int) -> Firm:
     return firm
 
 
-def _bad_query(name: str, message: Any) -> ApiError:
-    return ApiError(422, "validation_error", _("Some fields need attention."), fields={name: [message]})
-
-
-def _choice(name: str, allowed: type[Any]) -> Any | None:
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return allowed(raw)
-    except ValueError:
-        raise _bad_query(
-            name, _("Choose one of: %(values)s.", values=", ".join(m.value for m in allowed))
-        ) from None
-
-
 def _search_statement() -> sa.Select:
     q = (request.args.get("q") or "").replace("\x00", "").strip()
     if len(q) > 100:
-        raise _bad_query("q", _("Enter at most %(n)s characters.", n=100))
+        raise invalid("q", _("Enter at most %(n)s characters.", n=100))
     sido = (request.args.get("sido") or "").strip()
     if sido and sido not in regions.SIDO:
-        raise _bad_query("sido", _("Choose a 시도 code from the list."))
+        raise invalid("sido", _("Choose a 시도 code from the list."))
     sigungu = (request.args.get("sigungu") or "").strip()
     if sigungu and not regions.is_valid_sigungu(sigungu):
-        raise _bad_query("sigungu", _("Choose a 시군구 code from the list."))
+        raise invalid("sigungu", _("Choose a 시군구 code from the list."))
     ksic_filter = (request.args.get("ksic") or "").strip().upper()
     if ksic_filter and not re.fullmatch(r"\d{1,5}|[A-U]", ksic_filter):
-        raise _bad_query("ksic", _("Enter a KSIC code prefix (e.g. 26) or a section letter (e.g. C)."))
-    track = _choice("track", Track)
-    status = _choice("status", BusinessStatus)
+        raise invalid("ksic", _("Enter a KSIC code prefix (e.g. 26) or a section letter (e.g. C)."))
+    track = query_enum("track", Track)
+    status = query_enum("status", BusinessStatus)
     statement = operations.search_firms(current_user, q, sido, sigungu, ksic_filter)
     if status is not None:
         statement = statement.where(Firm.business_status == status)

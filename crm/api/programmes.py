@@ -9,13 +9,22 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import jsonify, request
+from flask import jsonify
 from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import selectinload
 
-from crm.api.core import PAGING, ApiError, api_route, not_found, page_of, query_int, query_param
+from crm.api.core import (
+    PAGING,
+    api_route,
+    invalid,
+    not_found,
+    page_of,
+    query_enum,
+    query_int,
+    query_param,
+)
 from crm.auth.models import STAFF_ROLES, Role
 from crm.core.db import utcnow
 from crm.core.time import today_kst
@@ -191,22 +200,6 @@ def serialize_call(call: Call, now: datetime | None = None) -> dict[str, Any]:
 # --- Query parameters ----------------------------------------------------------------------------------
 
 
-def _bad_query(name: str, message: Any) -> ApiError:
-    return ApiError(422, "validation_error", _("Some fields need attention."), fields={name: [message]})
-
-
-def _choice(name: str, allowed: type[Any]) -> Any | None:
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return allowed(raw)
-    except ValueError:
-        raise _bad_query(
-            name, _("Choose one of: %(values)s.", values=", ".join(m.value for m in allowed))
-        ) from None
-
-
 def _visible_year_id(name: str = "programme_year_id") -> int | None:
     """A programme year the caller may see, or 422 (a filter naming an unknown year is bad input)."""
     year_id = query_int(name, maximum=MAX_ID)
@@ -216,7 +209,7 @@ def _visible_year_id(name: str = "programme_year_id") -> int | None:
         sa.select(ProgrammeYear.id).where(ProgrammeYear.id == year_id, ProgrammeYear.visible_to(current_user))
     ):
         return year_id
-    raise _bad_query(name, _("There is no such programme year, or you may not see it."))
+    raise invalid(name, _("There is no such programme year, or you may not see it."))
 
 
 def _id_param(name: str, description: str) -> dict[str, Any]:
@@ -249,7 +242,7 @@ def _programmes_with_figures(programmes: list[Programme]) -> list[dict[str, Any]
 )
 def list_programmes():
     year_id = _visible_year_id()
-    track = _choice("track", Track)
+    track = query_enum("track", Track)
     statement = (
         sa.select(Programme)
         .where(Programme.visible_to(current_user))
@@ -312,7 +305,7 @@ def _calls_statement(status: CallStatus | None, now: datetime) -> sa.Select:
     ],
 )
 def list_calls():
-    status = _choice("status", CallStatus)
+    status = query_enum("status", CallStatus)
     programme_id = query_int("programme_id", maximum=MAX_ID)
     now = utcnow()
     statement = _calls_statement(status, now)
@@ -336,6 +329,6 @@ def list_calls():
 )
 def quotas():
     year_id = _visible_year_id()
-    track = _choice("track", Track)
+    track = query_enum("track", Track)
     report = quota_rows(current_user, programme_year_id=year_id, track=track)
     return jsonify({"as_of": report.as_of.isoformat(), "items": [row.as_dict() for row in report.rows]})
