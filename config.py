@@ -81,6 +81,8 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
 
+    # Lets a remote Prometheus scrape /metrics (local scrapes need no token).
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
     API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS", "30"))
     API_TOKEN_RATE_LIMIT = os.environ.get("API_TOKEN_RATE_LIMIT", "10 per minute")
 

@@ -25,6 +25,7 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
     register_extensions(app)
     register_models()
     register_blueprints(app)
+    register_metrics(app)
     register_request_hooks(app)
     register_template_helpers(app)
     register_error_handlers(app)
@@ -149,6 +150,12 @@ def register_blueprints(app: Flask) -> None:
         api_bp,
     ):
         app.register_blueprint(blueprint)
+
+
+def register_metrics(app: Flask) -> None:
+    from crm.core.metrics import register_metrics as register
+
+    register(app)
 
 
 def register_request_hooks(app: Flask) -> None:

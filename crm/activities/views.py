@@ -201,7 +201,14 @@ def engagement_activity_panel(engagement: Engagement) -> dict[str, Any]:
 def firm_activity_panel(firm: Firm) -> dict[str, Any]:
     statement = operations.firm_activities_statement(firm, current_user)
     return {
-        "activities": list(db.session.scalars(statement.limit(FIRM_PANEL_SIZE))),
+        # Each row names its engagement's programme: load them with the panel, not per row.
+        "activities": list(
+            db.session.scalars(
+                statement.options(joinedload(Activity.engagement).joinedload(Engagement.programme)).limit(
+                    FIRM_PANEL_SIZE
+                )
+            )
+        ),
         "count": db.session.scalar(
             sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
         ),

@@ -132,7 +132,8 @@ def index():
             joinedload(Engagement.coordinator),
         )
         return csv_response("engagements", statement, CSV_COLUMNS, title=_l("Engagements"))
-    page = paginate(statement)
+    # The list shows each row's firm and programme: load them with the page, not one query per row.
+    page = paginate(statement.options(contains_eager(Engagement.firm), contains_eager(Engagement.programme)))
     return render_template("engagements/index.html", form=form, page=page, programme=programme)
 
 
@@ -480,6 +481,7 @@ def engagements_of_firm(firm: Firm) -> list[Engagement]:
         db.session.scalars(
             sa.select(Engagement)
             .where(Engagement.firm_id == firm.id, Engagement.visible_to(current_user))
+            .options(joinedload(Engagement.programme).joinedload(Programme.programme_year))
             .order_by(Engagement.created_at.desc(), Engagement.id.desc())
             .limit(50)
         )

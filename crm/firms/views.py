@@ -132,6 +132,9 @@ def _render_detail(firm: Firm, financials_form: FinancialsForm, status: int = 20
     contacts = operations.contacts_for_page(firm, current_user)
     operations.log_brn_view(firm, current_user)
     db.session.commit()  # the access-log rows of the contacts and the BRN just shown
+    if contacts:
+        # The commit expired every contact; reload them in one query rather than one refresh per row.
+        contacts = list(firm.contacts)
     links = [
         link
         for link in firm.links

@@ -91,7 +91,13 @@ def index():
             contains_eager(Milestone.engagement).joinedload(Engagement.programme),
         )
         return csv_response("milestones", statement, _csv_columns(today), title=_l("Milestones"))
-    page = paginate(statement)
+    # Each row shows its engagement's firm and programme: load them with the page, not per row.
+    page = paginate(
+        statement.options(
+            contains_eager(Milestone.engagement).contains_eager(Engagement.firm),
+            contains_eager(Milestone.engagement).joinedload(Engagement.programme),
+        )
+    )
     return render_template("milestones/index.html", form=form, page=page, today=today)
 
 
