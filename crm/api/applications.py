@@ -26,7 +26,7 @@ from crm.api.core import (
     query_int,
     query_param,
 )
-from crm.api.schemas import Strict, TransitionIn
+from crm.api.schemas import MAX_ID, Strict, TransitionIn
 from crm.applications import operations
 from crm.applications.models import Application, ApplicationHistory, ApplicationStatus
 from crm.applications.views import REASONS_THE_FIRM_READS
@@ -47,7 +47,6 @@ STARTERS = (Role.firm_user, Role.coordinator)
 UPLOADERS = (Role.firm_user, Role.coordinator)
 STATUSES = [status.value for status in ApplicationStatus]
 # Larger ids cannot name a row (and would overflow the database integer): they are simply absent.
-MAX_ID = 2**31 - 1  # the id columns are 32-bit integers on PostgreSQL
 
 
 # --- Objects ----------------------------------------------------------------------------------------------

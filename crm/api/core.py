@@ -17,6 +17,7 @@ from flask_login import current_user
 from pydantic import BaseModel, ValidationError
 
 from crm.api.models import ApiToken
+from crm.api.schemas import MAX_ID
 from crm.auth.models import User, hash_token
 from crm.core.access import allow, public, signed_in
 from crm.core.db import utcnow
@@ -288,7 +289,7 @@ def api_route(
 ) -> Callable[[F], F]:
     """Registers a view under /api/v1 with its access rule and its schemas for the OpenAPI document."""
     # Ids beyond the database's integer range are simply not found (not a database error).
-    flask_path = path.replace("{id}", "<int(min=1, max=2147483647):id>")
+    flask_path = path.replace("{id}", f"<int(min=1, max={MAX_ID}):id>")
 
     def decorator(view: F) -> F:
         if public_route:

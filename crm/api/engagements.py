@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from crm.api.core import (
     PAGING,
@@ -25,7 +25,7 @@ from crm.api.core import (
     query_int,
     query_param,
 )
-from crm.api.schemas import Strict, TransitionIn
+from crm.api.schemas import MAX_ID, RowId, StorableText, Strict, TransitionIn, storable_text
 from crm.auth.models import STAFF_ROLES, Role
 from crm.core.exceptions import OperationError
 from crm.engagements import operations
@@ -37,27 +37,13 @@ from crm.milestones.models import Milestone, MilestoneOwner, MilestoneStatus
 TAG_ENGAGEMENTS, TAG_MILESTONES = "engagements", "milestones"
 READERS = (*STAFF_ROLES, Role.firm_user)
 MAX_KRW = 10**15  # far above any programme's budget, far below BigInteger's limit
-MAX_ID = 2**31 - 1
 
 EngagementStatusValue = Literal[tuple(s.value for s in EngagementStatus)]  # type: ignore[valid-type]
 MilestoneStatusValue = Literal[tuple(s.value for s in MilestoneStatus)]  # type: ignore[valid-type]
 OwnerValue = Literal[tuple(o.value for o in MilestoneOwner)]  # type: ignore[valid-type]
 
 
-def storable_text(value: str) -> str:
-    """Text PostgreSQL can store: no NUL character and no lone surrogate (JSON allows both)."""
-    if "\x00" in value:
-        raise ValueError("NUL characters are not allowed")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("invalid characters") from None
-    return value
-
-
-StorableText = Annotated[str, AfterValidator(storable_text)]
 Krw = Annotated[int, Field(ge=0, le=MAX_KRW)]
-RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 # --- Objects ----------------------------------------------------------------------------------------------

@@ -12,8 +12,7 @@ from flask_login import current_user
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from crm.api.core import api_route, body, not_found
-from crm.api.engagements import RowId, StorableText
-from crm.api.schemas import Strict
+from crm.api.schemas import RowId, StorableText, Strict
 from crm.auth.models import Role
 from crm.core.exceptions import OperationError
 from crm.extensions import db

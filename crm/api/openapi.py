@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from crm.api.core import OPERATIONS, Operation
-from crm.api.schemas import ErrorBody
+from crm.api.schemas import MAX_ID, ErrorBody
 
 REF = "#/components/schemas/{model}"
 ERROR_TEXT = {
@@ -84,7 +84,7 @@ def _operation(operation: Operation) -> dict[str, Any]:
                 "name": "id",
                 "in": "path",
                 "required": True,
-                "schema": {"type": "integer", "minimum": 1, "maximum": 2147483647},
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
             },
         )
     if operation.request is not None:

@@ -25,6 +25,7 @@ from crm.api.core import (
     query_int,
     query_param,
 )
+from crm.api.schemas import MAX_ID
 from crm.auth.models import STAFF_ROLES, Role
 from crm.core.db import utcnow
 from crm.core.time import today_kst
@@ -42,7 +43,6 @@ from crm.programmes.models import (
 
 STAFF = tuple(sorted(STAFF_ROLES))
 QUOTA_READERS = (Role.consortium_manager, Role.coordinator, Role.national_viewer)
-MAX_ID = 2**31 - 1  # PostgreSQL's integer: a larger id exists nowhere and must not reach the database
 
 
 # --- Schemas ------------------------------------------------------------------------------------------------

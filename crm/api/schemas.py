@@ -3,8 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+# The id columns are 32-bit integers on PostgreSQL: a larger id exists nowhere and must never reach a query.
+MAX_ID = 2**31 - 1
+
+
+def storable_text(value: str) -> str:
+    """Text PostgreSQL can store: no NUL character and no lone surrogate (JSON allows both)."""
+    if "\x00" in value:
+        raise ValueError("NUL characters are not allowed")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("invalid characters") from None
+    return value
+
+
+StorableText = Annotated[str, AfterValidator(storable_text)]
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class Strict(BaseModel):
