@@ -254,4 +254,11 @@ def contact_delete(firm_id: int, contact_id: int):
             db.session.commit()
             flash(_("The contact was deleted."), "success")
             return redirect(url_for("firms.detail", firm_id=firm.id, _anchor="contacts"))
-    return render_form("firms/contact_delete.html", form=form, firm=firm, contact=contact)
+    return render_form(
+        "firms/contact_delete.html",
+        form=form,
+        firm=firm,
+        contact=contact,
+        action_url=url_for("firms.contact_delete", firm_id=firm.id, contact_id=contact.id),
+        back_url=url_for("firms.detail", firm_id=firm.id, _anchor="contacts"),
+    )

@@ -294,4 +294,11 @@ def contact_delete(contact_id: int):
             db.session.commit()
             flash(_("The contact was deleted."), "success")
             return redirect(url_for("portal.contacts"))
-    return render_form("portal/contact_delete.html", form=form, firm=firm, contact=contact)
+    return render_form(
+        "firms/contact_delete.html",
+        form=form,
+        firm=firm,
+        contact=contact,
+        action_url=url_for("portal.contact_delete", contact_id=contact.id),
+        back_url=url_for("portal.contacts"),
+    )
