@@ -730,12 +730,7 @@ def decide_change(change: AgreementChange, approve: bool, note: str, actor: User
     if not may_approve_changes(engagement, actor):
         raise NotPermitted(_l("Only a consortium manager may approve or refuse agreement changes."))
     target = ChangeStatus.approved if approve else ChangeStatus.refused
-    try:
-        check_transition(CHANGE_TRANSITIONS, change.status, target)
-    except IllegalTransition:
-        raise IllegalMove(
-            _l("This change request was already %(status)s.", status=change.status.title)
-        ) from None
+    _check_change_move(change, target)
     note = (note or "").strip()
     if not approve and not note:
         raise ValidationFailed({"note": [_l("Write why the change is refused.")]})
@@ -752,29 +747,35 @@ def decide_change(change: AgreementChange, approve: bool, note: str, actor: User
         _flush(engagement)
         if set(change.proposed) & {"starts_on", "ends_on"}:
             replan(engagement, actor)
-    change.status = target
-    change.decided_by_id = actor.id
-    change.decided_at = utcnow()
     change.decision_note = note
-    db.session.flush()
-    record_audit(f"agreement_change.{target.value}", change, {"note": note}, actor=actor)
-    return change
+    return _close_change(change, target, actor, {"note": note})
 
 
 def withdraw_change(change: AgreementChange, actor: User) -> AgreementChange:
     if not may_work_on(change.engagement, actor):
         raise NotPermitted()
+    _check_change_move(change, ChangeStatus.withdrawn)
+    return _close_change(change, ChangeStatus.withdrawn, actor, {})
+
+
+def _check_change_move(change: AgreementChange, target: ChangeStatus) -> None:
     try:
-        check_transition(CHANGE_TRANSITIONS, change.status, ChangeStatus.withdrawn)
+        check_transition(CHANGE_TRANSITIONS, change.status, target)
     except IllegalTransition:
         raise IllegalMove(
             _l("This change request was already %(status)s.", status=change.status.title)
         ) from None
-    change.status = ChangeStatus.withdrawn
+
+
+def _close_change(
+    change: AgreementChange, target: ChangeStatus, actor: User, audited: dict[str, Any]
+) -> AgreementChange:
+    """Records who ended the request and when (approved, refused or withdrawn), audited."""
+    change.status = target
     change.decided_by_id = actor.id
     change.decided_at = utcnow()
     db.session.flush()
-    record_audit("agreement_change.withdrawn", change, {}, actor=actor)
+    record_audit(f"agreement_change.{target.value}", change, audited, actor=actor)
     return change
 
 
