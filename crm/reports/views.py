@@ -63,14 +63,14 @@ def budgets():
     return render_template("reports/budgets.html", report=report, **_context(form, scope))
 
 
+def _programme_columns() -> list[str]:
+    """The columns every report's CSV starts with: which row and which programme it is about."""
+    return [_("Row type"), _("Consortium"), _("Programme year"), _("Programme"), _("Institution"), _("Track")]
+
+
 def _budgets_csv(report: BudgetReport):
     header = [
-        _("Row type"),
-        _("Consortium"),
-        _("Programme year"),
-        _("Programme"),
-        _("Institution"),
-        _("Track"),
+        *_programme_columns(),
         _("Budget 국비"),
         _("Budget 지방비"),
         _("Budget 자부담"),
@@ -127,12 +127,7 @@ def outcomes():
 
 def _outcomes_csv(report: OutcomeReport):
     header = [
-        _("Row type"),
-        _("Consortium"),
-        _("Programme year"),
-        _("Programme"),
-        _("Institution"),
-        _("Track"),
+        *_programme_columns(),
     ]
     for indicator in INDICATORS:
         title = str(indicator.title)
@@ -183,12 +178,7 @@ def stages():
 
 def _stages_csv(report: StageReport):
     header = [
-        _("Row type"),
-        _("Consortium"),
-        _("Programme year"),
-        _("Programme"),
-        _("Institution"),
-        _("Track"),
+        *_programme_columns(),
         _("Status"),
         _("Stays"),
         _("Median days"),
