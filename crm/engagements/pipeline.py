@@ -53,6 +53,7 @@ class Card:
     status_changed_at: datetime
     days_in_status: int
     sla_days: int | None
+    public_krw: int | None = None  # 국비 + 지방비 agreed; the board shows it, the SLA report does not need it
 
     @property
     def stuck(self) -> bool:
@@ -174,6 +175,7 @@ def pipeline_board(
             Engagement.status,
             Engagement.status_changed_at,
             Firm.name.label("firm_name"),
+            (Engagement.gov_krw + Engagement.local_krw).label("public_krw"),
             position,
         )
         .join(Firm, Engagement.firm_id == Firm.id)
@@ -195,6 +197,7 @@ def pipeline_board(
                 status_changed_at=row.status_changed_at,
                 days_in_status=days_in_status(row.status_changed_at, today),
                 sla_days=sla.get(row.status),
+                public_krw=row.public_krw,
             )
         )
 
