@@ -707,3 +707,24 @@ def portal_recent_applications(firm: Firm, limit: int = 5) -> list[Application]:
             .limit(limit)
         )
     )
+
+
+# --- Template globals for the panels ------------------------------------------------------------------------
+
+
+@bp.app_template_global("applications_of_firm")
+def applications_of_firm(firm: Firm) -> list[Application]:
+    """The firm's applications the signed-in staff member may see, newest first, for the firm page."""
+    return list(
+        db.session.scalars(
+            sa.select(Application)
+            .where(
+                Application.firm_id == firm.id,
+                Application.status != ApplicationStatus.draft,
+                Application.visible_to(current_user),
+            )
+            .options(selectinload(Application.call).selectinload(Call.programme))
+            .order_by(Application.created_at.desc(), Application.id.desc())
+            .limit(50)
+        )
+    )

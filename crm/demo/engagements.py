@@ -200,7 +200,9 @@ class EngagementSeeder:
         return engagement
 
     def demo_firm_users(self) -> None:
-        """Each demo firm user's firm runs an engagement with a report due in a few days."""
+        """Each demo firm user's firm runs an engagement with a report due in a few days; the second one also
+        closed an AI-solution adoption last year, so its outcome survey waits for an answer in the portal."""
+        self.closed_last_year(DEMO_FIRM_USERS_FIRMS[-1], Track.adoption)
         for name in DEMO_FIRM_USERS_FIRMS:
             firm = db.session.scalar(sa.select(Firm).where(Firm.name == name))
             if firm is None:
@@ -225,6 +227,21 @@ class EngagementSeeder:
                     owner=MilestoneOwner.firm,
                 )
             )
+
+    def closed_last_year(self, name: str, track: Track) -> None:
+        firm = db.session.scalar(sa.select(Firm).where(Firm.name == name))
+        if firm is None:
+            return
+        ended = [
+            programme
+            for programme in db.session.scalars(
+                sa.select(Programme).where(Programme.track == track).order_by(Programme.id)
+            )
+            if programme.programme_year.ends_on < self.today
+            and programme.programme_year.consortium.sido_code == firm.sido_code
+        ]
+        if ended:
+            self.advance(self.engagement(ended[0], firm), E.closed)
 
     def current_programme(self, track: Track) -> Programme | None:
         for programme in db.session.scalars(

@@ -144,7 +144,8 @@ def programme_choices(actor: Any) -> list[tuple[str, str]]:
     programmes = db.session.scalars(
         sa.select(Programme).where(reachable_programmes(actor)).order_by(Programme.name, Programme.id)
     ).all()
-    return [(str(p.id), f"{p.name} · {p.programme_year.consortium.name}") for p in programmes]
+    # Programmes keep their name from year to year, so the option names the year too.
+    return [(str(p.id), f"{p.name} · {p.programme_year}") for p in programmes]
 
 
 def milestone_kind_choices(actor: Any) -> list[tuple[str, str]]:

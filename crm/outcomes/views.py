@@ -254,16 +254,19 @@ def portal_engagement_outcomes(engagement: Engagement) -> dict[str, Any]:
 
 @bp.app_template_global("portal_outcomes_todo")
 def portal_outcomes_todo(firm: Firm) -> dict[str, Any]:
-    """Across the firm's engagements: the open survey rounds, and per engagement open for actuals the KPI rows
-    still without one."""
-    surveys = list(
-        db.session.scalars(
-            sa.select(OutcomeSurvey)
-            .join(Engagement, OutcomeSurvey.engagement_id == Engagement.id)
-            .where(Engagement.firm_id == firm.id, OutcomeSurvey.status == SurveyStatus.open)
-            .order_by(OutcomeSurvey.due_on, OutcomeSurvey.id)
-        )
+    """Across the firm's engagements: the next open survey round of each (later rounds wait their turn, or a
+    firm that closed last year would see three years of surveys at once), and per engagement open for actuals
+    the KPI rows still without one."""
+    open_rounds = db.session.scalars(
+        sa.select(OutcomeSurvey)
+        .join(Engagement, OutcomeSurvey.engagement_id == Engagement.id)
+        .where(Engagement.firm_id == firm.id, OutcomeSurvey.status == SurveyStatus.open)
+        .order_by(OutcomeSurvey.engagement_id, OutcomeSurvey.round)
     )
+    next_rounds: dict[int, OutcomeSurvey] = {}
+    for survey in open_rounds:
+        next_rounds.setdefault(survey.engagement_id, survey)
+    surveys = sorted(next_rounds.values(), key=lambda survey: (survey.due_on, survey.id))
     missing = list(
         db.session.scalars(
             sa.select(KpiRow)

@@ -1,11 +1,14 @@
-"""Real-browser tests: the app served on a free localhost port and driven by Debian's Chromium.
+"""Real-browser tests: the app served on a free localhost port with a real Celery worker and an SMTP sink,
+driven by Debian's Chromium.
 
 The server cannot share the other tests' transaction-per-test fixture (a rolled-back transaction is
-invisible to a server thread), so it gets its own SQLite file in a temporary directory, built by the
-real migrations and loaded with the demo data once per session. Rate limits and the two-step sign-in
-of managers are off (TestConfig's values) so a journey signs in with a password only; MFA has its own
-tests in tests/auth/. Never downloads a browser: without /usr/bin/chromium the tests skip locally and
-fail under CRM_REQUIRE_SERVICES=1 (.ci/run installs the Debian package).
+invisible to a server thread and to the worker), so the stack gets a database of its own, built by the real
+migrations and loaded with the demo data once per session: on PostgreSQL (a `<test database>_browser`
+database next to TEST_DATABASE_URL's) when that is set, as in CI, else a SQLite file. A redis-server of its
+own is the broker; the worker (with embedded beat for the outbox relay) delivers into an aiosmtpd sink.
+Rate limits and the two-step sign-in of managers are off (TestConfig's values) so a journey signs in with a
+password only; MFA has its own tests in tests/auth/. Never downloads a browser: without /usr/bin/chromium the
+tests skip locally and fail under CRM_REQUIRE_SERVICES=1 (.ci/run installs the Debian package).
 """
 
 from __future__ import annotations
@@ -14,11 +17,15 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.services import free_port, require_service
+from tests.smtp_sink import Sink, smtp_sink
+from tests.worker_harness import RedisServer, Worker
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -35,9 +42,32 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 TIMEOUT_MS = 10_000
 
 
+@dataclass
+class Stack:
+    url: str
+    sink: Sink
+    worker: Worker
+    database_url: str
+
+
+def _database(directory: str) -> str:
+    """A fresh database for the stack: PostgreSQL beside TEST_DATABASE_URL's, else a SQLite file."""
+    test_url = os.environ.get("TEST_DATABASE_URL", "")
+    if not test_url.startswith("postgresql"):
+        return f"sqlite:///{directory}/browser.sqlite3"
+    url = sa.make_url(test_url)
+    name = f"{url.database}_browser"
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
-def live_server() -> Iterator[str]:
-    """Base URL of the app with the demo data, served by werkzeug in a daemon thread."""
+def stack() -> Iterator[Stack]:
+    """The app with the demo data, served by werkzeug in a daemon thread, plus a worker, Redis and a sink."""
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 
@@ -46,31 +76,59 @@ def live_server() -> Iterator[str]:
     from crm.demo.seed import seed_demo
     from crm.extensions import db, limiter
 
-    directory = tempfile.mkdtemp(prefix="axcrm-browser-")
-    application = create_app(
-        TestConfig,
-        SQLALCHEMY_DATABASE_URI=f"sqlite:///{directory}/browser.sqlite3",
-        RATELIMIT_ENABLED=False,
-        MFA_REQUIRED_ROLES=(),
-        UPLOAD_DIR=os.path.join(directory, "uploads"),
-        OUTBOX_DIR=os.path.join(directory, "outbox"),
-    )
-    limiter.enabled = False
-    with application.app_context():
-        upgrade()
-        seed_demo()
-        db.session.remove()
-    port = free_port()
-    server = make_server("127.0.0.1", port, application, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="browser-live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    directory = Path(tempfile.mkdtemp(prefix="axcrm-browser-"))
+    database_url = _database(str(directory))
+    redis_server = RedisServer(directory)
+    redis_server.start()
+    with smtp_sink() as sink:
+        settings = {
+            "REDIS_URL": redis_server.url,
+            "SMTP_URL": sink.url,
+            "UPLOAD_DIR": str(directory / "uploads"),
+            "OUTBOX_DIR": str(directory / "outbox"),
+        }
+        application = create_app(
+            TestConfig,
+            SQLALCHEMY_DATABASE_URI=database_url,
+            RATELIMIT_ENABLED=False,
+            MFA_REQUIRED_ROLES=(),
+            **settings,
+        )
+        limiter.enabled = False
         with application.app_context():
-            db.engine.dispose()
+            upgrade()
+            seed_demo()
+            db.session.remove()
+        worker = Worker(
+            directory,
+            {
+                **settings,
+                "CRM_CONFIG": "test",
+                "TEST_DATABASE_URL": database_url,
+                "CRM_INSTANCE_DIR": str(directory / "instance"),
+                "OUTBOX_RELAY_SECONDS": "0.5",
+            },
+            concurrency=2,
+        )
+        worker.start()
+        port = free_port()
+        server = make_server("127.0.0.1", port, application, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="browser-live-server", daemon=True)
+        thread.start()
+        try:
+            yield Stack(f"http://127.0.0.1:{port}", sink, worker, database_url)
+        finally:
+            server.shutdown()
+            thread.join(timeout=5)
+            worker.stop()
+            redis_server.stop()
+            with application.app_context():
+                db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(stack: Stack) -> str:
+    return stack.url
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +160,12 @@ def _page(browser, live_server: str, locale: str) -> Iterator[object]:
 @pytest.fixture
 def page(browser, live_server: str) -> Iterator[object]:
     """A fresh browser context (no cookies) in Korean, the default language."""
+    yield from _page(browser, live_server, "ko-KR")
+
+
+@pytest.fixture
+def staff_page(browser, live_server: str) -> Iterator[object]:
+    """A second Korean context with cookies of its own, for the staff side of a journey with two people."""
     yield from _page(browser, live_server, "ko-KR")
 
 

@@ -130,3 +130,37 @@ def test_key_pages_fit_a_375px_screen(mobile, journey: str) -> None:
             )
             overflowing[path] = (width, culprits)
     assert not overflowing, overflowing
+
+
+def _focused(page) -> dict:
+    return page.evaluate(
+        """() => {
+            const e = document.activeElement;
+            const style = getComputedStyle(e);
+            return {tag: e.tagName, id: e.id, cls: e.className, href: e.getAttribute('href'),
+                    text: (e.innerText || e.value || '').trim().slice(0, 80),
+                    outline: parseFloat(style.outlineWidth) || 0, outlineStyle: style.outlineStyle};
+        }"""
+    )
+
+
+@pytest.mark.parametrize("who", ["coordinator@example.com", "firm@example.com"])
+def test_keyboard_reaches_the_content_first_and_focus_is_visible(page, who: str) -> None:
+    sign_in(page, who)
+    page.goto("/firms" if who.startswith("coordinator") else "/portal")
+    page.keyboard.press("Tab")
+    skip = _focused(page)
+    assert skip["tag"] == "A" and skip["href"] == "#main", skip
+    assert skip["outline"] >= 2 and skip["outlineStyle"] != "none", skip
+    page.keyboard.press("Enter")
+    assert _focused(page)["id"] == "main"
+
+    # From the content on, every stop is an interactive element with a visible focus ring, in document order.
+    seen = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        focused = _focused(page)
+        assert focused["tag"] in ("A", "BUTTON", "INPUT", "SELECT", "TEXTAREA", "SUMMARY"), focused
+        assert focused["outline"] >= 2 and focused["outlineStyle"] != "none", focused
+        seen.append(focused["text"] or focused["tag"])
+    assert len(seen) == 12

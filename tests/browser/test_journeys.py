@@ -25,6 +25,8 @@ TEXT = {
         "due": "제출·이행할 사항",
         "milestones": "주요 일정",
         "engagements": "지원과제",
+        "risk_badge": "미달 위험",
+        "export": "실적 보고서 내려받기 (Excel)",
     },
     "en": {
         "dashboard": "Dashboard",
@@ -32,6 +34,8 @@ TEXT = {
         "due": "What is due",
         "milestones": "Milestones",
         "engagements": "Engagements",
+        "risk_badge": "At risk",
+        "export": "Download the report (Excel)",
     },
 }
 
@@ -137,3 +141,28 @@ def test_manager_drills_down_from_the_dashboard(tab, lang: str) -> None:
     firms = tab.locator("main table tbody a[href*='/engagements/']")
     assert firms.count() == agreed, _main(tab)[:800]
     screenshot(tab, f"manager-drilldown-{lang}")
+
+
+def test_manager_sees_an_at_risk_programme_and_exports_the_xlsx(tab, lang: str, tmp_path) -> None:
+    from openpyxl import load_workbook
+
+    sign_in(tab, "manager@example.com")
+    at_risk = tab.locator("main table tbody tr", has=tab.locator("span.badge-danger"))
+    assert at_risk.count() >= 1, _main(tab)[:1500]
+    assert TEXT[lang]["risk_badge"] in at_risk.first.inner_text()
+    programme = at_risk.first.locator("th").first.inner_text().split("\n")[0].strip()
+
+    with tab.expect_download() as download_info:
+        tab.get_by_role("link", name=TEXT[lang]["export"]).click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".xlsx")
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    workbook = load_workbook(path, read_only=True)
+    cells = [
+        str(cell)
+        for sheet in workbook.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for cell in row
+    ]
+    assert any(programme in cell for cell in cells), (programme, cells[:40])
