@@ -83,6 +83,9 @@ class Config:
 
     # Lets a remote Prometheus scrape /metrics (local scrapes need no token).
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+    # "json": one JSON object per line on stderr (crm/core/logging.py); "text" leaves logging as it is.
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
     API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS", "30"))
     API_TOKEN_RATE_LIMIT = os.environ.get("API_TOKEN_RATE_LIMIT", "10 per minute")
 
@@ -95,6 +98,8 @@ class Config:
     DELIVERY_REENQUEUE_SECONDS = int(os.environ.get("DELIVERY_REENQUEUE_SECONDS", "300"))
     DELIVERY_RETRY_BASE_SECONDS = int(os.environ.get("DELIVERY_RETRY_BASE_SECONDS", "30"))
     DELIVERY_MAX_ATTEMPTS = int(os.environ.get("DELIVERY_MAX_ATTEMPTS", "8"))
+    # Deliveries per worker task: a task claims them together and sends them over one SMTP connection.
+    DELIVERY_BATCH_SIZE = int(os.environ.get("DELIVERY_BATCH_SIZE", "100"))
     MESSAGE_ID_DOMAIN = os.environ.get("MESSAGE_ID_DOMAIN", "axcrm.local")
     # SMS / 카카오 알림톡 provider (crm/notices/channels.py): JSON POSTed to TEXT_API_URL with the key as a
     # bearer token; TEXT_SENDER is the registered sending number. Without a URL, text messages are written
@@ -136,6 +141,8 @@ class ProductionConfig(Config):
     SESSION_COOKIE_PATH = "/"
     SESSION_COOKIE_DOMAIN = None
     HSTS_ENABLED = True
+    # SQL errors are logged; without this their text carries the statement's values (names, e-mails).
+    SQLALCHEMY_ENGINE_OPTIONS = {**Config.SQLALCHEMY_ENGINE_OPTIONS, "hide_parameters": True}
     PREFERRED_URL_SCHEME = "https"
 
 

@@ -26,6 +26,7 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
     register_models()
     register_blueprints(app)
     register_metrics(app)
+    register_logging(app)
     register_request_hooks(app)
     register_template_helpers(app)
     register_error_handlers(app)
@@ -154,6 +155,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_metrics(app: Flask) -> None:
     from crm.core.metrics import register_metrics as register
+
+    register(app)
+
+
+def register_logging(app: Flask) -> None:
+    from crm.core.logging import register_logging as register
 
     register(app)
 

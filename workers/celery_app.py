@@ -72,6 +72,13 @@ def celery_init_app(app: Flask) -> Celery:
         "privacy-purge": {"task": "privacy.purge", "schedule": crontab(hour=3, minute=30)},
     }
     celery.conf.include = ["workers.tasks"]
+    if app.config.get("LOG_FORMAT") == "json":
+        # With a receiver connected, Celery leaves logging to crm/core/logging.py: JSON lines naming the task.
+        from celery.signals import setup_logging
+
+        from crm.core.logging import celery_setup_logging
+
+        setup_logging.connect(celery_setup_logging, weak=False)
     celery.set_default()
     _beat_while_running(app)
     app.extensions["celery"] = celery

@@ -38,17 +38,21 @@ class ActivityData:
 # --- visibility and permissions ---------------------------------------------------------------------------
 
 
-def visible_clause(user: User) -> sa.ColumnElement[bool]:
+def visible_clause(user: User, firm_id: int | None = None) -> sa.ColumnElement[bool]:
     """Activities are staff notes: staff see a firm's firm-level activities when they see the firm, and its
-    engagement activities only when they also see that engagement."""
+    engagement activities only when they also see that engagement. Given the firm (a firm page), only that
+    firm's engagements are looked at: PostgreSQL evaluates the subquery whole, and every engagement a
+    coordinator sees is thousands of rows where the firm has a few."""
     if user.role not in STAFF_ROLES:
         return sa.false()
+    firms = sa.select(Firm.id).where(Firm.visible_to(user))
+    engagements = sa.select(Engagement.id).where(Engagement.visible_to(user))
+    if firm_id is not None:
+        firms = firms.where(Firm.id == firm_id)
+        engagements = engagements.where(Engagement.firm_id == firm_id)
     return sa.and_(
-        Activity.firm_id.in_(sa.select(Firm.id).where(Firm.visible_to(user))),
-        sa.or_(
-            Activity.engagement_id.is_(None),
-            Activity.engagement_id.in_(sa.select(Engagement.id).where(Engagement.visible_to(user))),
-        ),
+        Activity.firm_id.in_(firms),
+        sa.or_(Activity.engagement_id.is_(None), Activity.engagement_id.in_(engagements)),
     )
 
 
@@ -235,7 +239,7 @@ def engagement_totals(engagement: Engagement) -> tuple[int, Decimal]:
 
 def firm_activities_statement(firm: Firm, user: User, engagement_id: int | None = None) -> sa.Select:
     """The firm's activities `user` may see, newest first; optionally those of one engagement only."""
-    statement = sa.select(Activity).where(Activity.firm_id == firm.id, visible_clause(user))
+    statement = sa.select(Activity).where(Activity.firm_id == firm.id, visible_clause(user, firm.id))
     if engagement_id is not None:
         statement = statement.where(Activity.engagement_id == engagement_id)
     return statement.order_by(Activity.occurred_on.desc(), Activity.id.desc())

@@ -3,6 +3,11 @@ from the database at scrape time (so every web process reports the same figures 
 
 The endpoint is public to the access layer but answers only to the local machine or to a scraper that
 carries `Authorization: Bearer <METRICS_TOKEN>`; anyone else gets a 404, as if it did not exist.
+
+Several gunicorn workers: with `PROMETHEUS_MULTIPROC_DIR` set (before the process starts, since
+prometheus_client picks its value store at import), each worker writes its histogram to files there and a
+scrape of any worker adds up every worker's; gunicorn.conf.py empties the folder at start and marks exited
+workers dead. The gauges are still computed from the database by the worker that answers.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, abort, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from crm.core.access import public
@@ -86,6 +92,24 @@ class DatabaseGauges(Collector):
 DATABASE_GAUGES = DatabaseGauges()
 REGISTRY.register(DATABASE_GAUGES)
 
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_multiprocess_registries: dict[str, CollectorRegistry] = {}
+
+
+def scrape_registry() -> CollectorRegistry:
+    """The process's own registry, or in multiprocess mode one that reads every worker's files."""
+    directory = os.environ.get(MULTIPROCESS_ENV)
+    if not directory:
+        return REGISTRY
+    registry = _multiprocess_registries.get(directory)
+    if registry is None:
+        registry = CollectorRegistry()
+        # Reads every worker's files at each scrape (this process's among them), so REGISTRY is not added.
+        MultiProcessCollector(registry, path=directory)
+        registry.register(DATABASE_GAUGES)
+        _multiprocess_registries[directory] = registry
+    return registry
+
 
 def _metrics_token() -> str:
     return current_app.config.get("METRICS_TOKEN") or os.environ.get("METRICS_TOKEN") or ""
@@ -107,7 +131,7 @@ def scrape_allowed() -> bool:
 def metrics() -> Response:
     if not scrape_allowed():
         abort(404)
-    return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(scrape_registry()), mimetype=CONTENT_TYPE_LATEST)
 
 
 def _start_timer() -> None:

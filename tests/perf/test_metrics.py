@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
 import re
+import signal
+import subprocess
+import sys
+import types
+import urllib.request
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +112,107 @@ def test_metrics_needs_no_sign_in(client, path):
     response = client.get(path)
     assert response.status_code == 200
     assert "Set-Cookie" not in response.headers or "axcrm_session" not in response.headers["Set-Cookie"]
+
+
+# Several processes (gunicorn workers): prometheus_client's multiprocess mode.
+
+ROOT = Path(__file__).resolve().parents[2]
+HEALTHZ_COUNT = re.compile(
+    r'^axcrm_request_latency_seconds_count\{endpoint="health.healthz",status="200"\} (\S+)$', re.MULTILINE
+)
+
+# A web process of its own: prometheus_client reads PROMETHEUS_MULTIPROC_DIR when it is imported.
+WORKER_PROCESS = """
+import sys
+from config import TestConfig
+from crm import create_app
+
+client = create_app(TestConfig, SQLALCHEMY_DATABASE_URI="sqlite://").test_client()
+for _ in range(int(sys.argv[1])):
+    assert client.get("/healthz").status_code == 200
+"""
+
+
+def _serve_healthz_in_a_process(directory: Path, requests: int) -> None:
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    subprocess.run([sys.executable, "-c", WORKER_PROCESS, str(requests)], cwd=ROOT, env=env, check=True)
+
+
+def _healthz_count(text: str) -> float:
+    match = HEALTHZ_COUNT.search(text)
+    return float(match.group(1)) if match else 0.0
+
+
+def _gunicorn_conf():
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_multiprocess_scrape_adds_up_every_process(app_ctx, client, tmp_path, monkeypatch):
+    _serve_healthz_in_a_process(tmp_path, 2)
+    _serve_healthz_in_a_process(tmp_path, 3)
+    assert len(list(tmp_path.glob("histogram_*.db"))) == 2
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    make_delivery(make_notice(send_at=utcnow() - timedelta(minutes=1)), status=DeliveryStatus.queued)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert _healthz_count(text) == 5
+    # The gauges are still computed from the database by the process that answers.
+    assert _value(text, "axcrm_delivery_queue_depth") == 1
+    assert text.count("# TYPE axcrm_request_latency_seconds histogram") == 1
+
+
+def test_gunicorn_hooks_clear_stale_files_and_keep_the_dead_workers_counts(client, tmp_path, monkeypatch):
+    conf = _gunicorn_conf()
+    _serve_healthz_in_a_process(tmp_path, 4)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    (stale,) = tmp_path.glob("histogram_*.db")
+    pid = int(stale.stem.split("_")[1])
+
+    # A worker that exited: its requests still count (a counter must not go backwards).
+    conf.child_exit(None, types.SimpleNamespace(pid=pid))
+    assert _healthz_count(client.get("/metrics").get_data(as_text=True)) == 4
+
+    # A new gunicorn start begins from nothing.
+    conf.on_starting(None)
+    assert list(tmp_path.glob("*.db")) == []
+    assert _healthz_count(client.get("/metrics").get_data(as_text=True)) == 0
+
+
+def test_two_gunicorn_workers_report_the_same_totals(app, tmp_path):
+    """The real thing: gunicorn with two workers and the hooks of gunicorn.conf.py. Workers are replaced
+    every 4 requests, so the 12 requests are served by several processes, some gone by the scrape; whichever
+    worker answers the scrape reports all 12."""
+    from tests.services import free_port, port_open
+    from tests.worker_harness import wait_for
+
+    port = free_port()
+    metrics_dir = tmp_path / "metrics"
+    env = {
+        **os.environ,
+        "CRM_CONFIG": "test",
+        "TEST_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
+    # --preload: a replacement worker is a fork of the loaded app, which keeps the test quick.
+    command = [sys.executable, "-m", "gunicorn", "-w", "2", "--max-requests", "4", "--preload"]
+    command += ["-b", f"127.0.0.1:{port}", "wsgi:app"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, **quiet)
+    try:
+        wait_for(lambda: port_open("127.0.0.1", port), 30, "gunicorn to listen")
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(12):
+            with urllib.request.urlopen(f"{base}/healthz") as response:
+                assert response.status == 200
+        counts = set()
+        for _ in range(6):
+            with urllib.request.urlopen(f"{base}/metrics") as response:
+                counts.add(_healthz_count(response.read().decode()))
+        assert counts == {12.0}
+        assert len(list(metrics_dir.glob("histogram_*.db"))) >= 3
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
