@@ -6,9 +6,10 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
+BENCH_DB ?= axcrm_bench
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format translations messages migrate-check lock clean
+.PHONY: help run test lint format translations messages migrate-check lock clean bench bench-data
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -41,6 +42,13 @@ run: $(VENV)/.runtime-installed translations ## Run web, worker and beat with de
 test: $(VENV)/.dev-installed translations ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+bench: $(VENV)/.dev-installed translations ## Benchmarks against PostgreSQL, each beside its floor (loads axcrm_bench first if missing)
+	$(BIN)/python -m bench.generate --database $(BENCH_DB) --if-missing
+	$(BIN)/python -m bench.run --database $(BENCH_DB) $(BENCH_ARGS)
+
+bench-data: $(VENV)/.dev-installed ## (Re)load the benchmark database axcrm_bench (100,000 firms … 2,000,000 activities; minutes)
+	$(BIN)/python -m bench.generate --database $(BENCH_DB) $(BENCH_DATA_ARGS)
+
 lint: $(VENV)/.dev-installed ## ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -61,3 +69,8 @@ lock: ## Re-pin requirements.txt from requirements.in in a scratch environment
 clean: ## Remove the virtualenv, caches and the local SQLite database
 	rm -rf $(VENV) .pytest_cache .ruff_cache instance
 	find . -name __pycache__ -prune -exec rm -rf {} +
+
+# Scale-out check (bench/scaleout/README.md): needs PostgreSQL on 127.0.0.1:5432 and redis-server installed.
+.PHONY: scaleout
+scaleout: $(VENV)/.dev-installed translations ## Two web processes, two workers and one beat: a notice and a sweep reach everyone once
+	$(BIN)/python -m bench.scaleout.run $(SCALEOUT_ARGS)

@@ -424,41 +424,72 @@ def _stuck_clause(programmes: list[Programme], as_of: date) -> sa.ColumnElement[
     return sa.or_(*conditions) if conditions else sa.false()
 
 
-def _arrival(scope: Scope) -> tuple[sa.Subquery, sa.ColumnElement[Any]]:
-    """When each engagement first reached its programme's counting point (see the module docstring)."""
-    in_scope = sa.select(Engagement.id).where(Engagement.programme_id.in_(scope.programme_ids()))
-    moves = COUNTED_STATUSES[CP.agreed] | COUNTED_STATUSES[CP.completed]
-    reached = (
-        sa.select(
-            EngagementHistory.engagement_id,
-            sa.func.min(
-                sa.case((EngagementHistory.to_status.in_(COUNTED_STATUSES[CP.agreed]), EngagementHistory.at))
-            ).label("agreed_at"),
-            sa.func.min(
-                sa.case(
-                    (EngagementHistory.to_status.in_(COUNTED_STATUSES[CP.completed]), EngagementHistory.at)
-                )
-            ).label("completed_at"),
-        )
-        .where(EngagementHistory.engagement_id.in_(in_scope), EngagementHistory.to_status.in_(moves))
-        .group_by(EngagementHistory.engagement_id)
-        .subquery("reached")
-    )
-    # Without a history row (rows imported from elsewhere) the last status change is the best we know.
+def _arrived_in_window(start: date, end: date) -> sa.ColumnElement[bool]:
+    """True when a counted engagement reached its programme's counting point inside the rate window
+    (needs Programme joined; not meant for engagements that are not counted); see the module docstring
+    for when an engagement "arrives".
+
+    The history is read only for counted engagements whose status changed since the window opened: an
+    arrival is a status change, so the last change is never earlier than the arrival (the day of slack
+    covers the microseconds between the status write and its history row's timestamp). CASE evaluates its
+    branches in order, so the subquery runs for those alone."""
+    opens, closes = _utc(start), _utc(end + timedelta(days=1))
     changed = Engagement.status_changed_at
-    arrival = sa.case(
-        (Programme.counting_point == CP.selected, Engagement.created_at),
-        (Programme.counting_point == CP.agreed, sa.func.coalesce(reached.c.agreed_at, changed)),
-        else_=sa.func.coalesce(reached.c.completed_at, changed),
+
+    def arrived(point: CountingPoint) -> sa.ScalarSelect[Any]:
+        # Without a history row (rows imported from elsewhere) the last status change is the best we know.
+        # min() appears twice but is computed once per subquery.
+        reached = sa.func.coalesce(sa.func.min(EngagementHistory.at), changed)
+        return (
+            sa.select(sa.and_(reached >= opens, reached < closes))
+            .where(
+                EngagementHistory.engagement_id == Engagement.id,
+                EngagementHistory.to_status.in_(COUNTED_STATUSES[point]),
+            )
+            .correlate(Engagement)
+            .scalar_subquery()
+        )
+
+    return sa.case(
+        (
+            Programme.counting_point == CP.selected,
+            sa.and_(Engagement.created_at >= opens, Engagement.created_at < closes),
+        ),
+        (changed < sa.literal(kst_to_utc(start) - timedelta(days=1), UTCDateTime()), sa.false()),
+        *(
+            (
+                sa.and_(Programme.counting_point == point, Engagement.status.in_(COUNTED_STATUSES[point])),
+                arrived(point),
+            )
+            for point in (CP.agreed, CP.completed)
+        ),
+        else_=sa.false(),
     )
-    return reached, arrival
 
 
-def _engagement_counts(scope: Scope, programmes: list[Programme]) -> dict[int, sa.Row[Any]]:
-    start, end = _window(scope.as_of)
-    reached, arrival = _arrival(scope)
-    counted = counted_clause()
-    recent = sa.and_(counted, arrival >= _utc(start), arrival < _utc(end + timedelta(days=1)))
+@dataclass(frozen=True)
+class EngagementTally:
+    """One programme's engagements by status: how many, how many arrived in the rate window, how many are
+    past their SLA. The funnel and the counted figure add up statuses (COUNTED_STATUSES, FUNNEL_STATUSES)."""
+
+    by_status: dict[EngagementStatus, int]
+    recent_by_status: dict[EngagementStatus, int]
+    stuck: int
+
+    def total(self, statuses: frozenset[EngagementStatus]) -> int:
+        return sum(n for status, n in self.by_status.items() if status in statuses)
+
+    def recent(self, statuses: frozenset[EngagementStatus]) -> int:
+        return sum(n for status, n in self.recent_by_status.items() if status in statuses)
+
+
+def _engagement_counts(programmes: list[Programme], as_of: date) -> dict[int, EngagementTally]:
+    """One grouped pass over the programmes' engagements by (programme, status); with an index on
+    (programme_id, status) that carries the timestamps it reads no table rows, and the status sets are
+    added up in Python, so no CASE per stage is evaluated per engagement."""
+    if not programmes:
+        return {}
+    start, end = _window(as_of)
 
     def tally(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
         return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
@@ -466,26 +497,38 @@ def _engagement_counts(scope: Scope, programmes: list[Programme]) -> dict[int, s
     statement = (
         sa.select(
             Engagement.programme_id,
-            tally(stage_clause("selected")).label("selected"),
-            tally(stage_clause("agreed")).label("agreed"),
-            tally(stage_clause("completed")).label("completed"),
-            tally(counted).label("counted"),
-            tally(recent).label("recent"),
-            tally(_stuck_clause(programmes, scope.as_of)).label("stuck"),
+            Engagement.status,
+            sa.func.count().label("n"),
+            tally(_arrived_in_window(start, end)).label("recent"),
+            tally(_stuck_clause(programmes, as_of)).label("stuck"),
         )
         .join(Programme, Engagement.programme_id == Programme.id)
-        .outerjoin(reached, reached.c.engagement_id == Engagement.id)
-        .where(Engagement.programme_id.in_(scope.programme_ids()))
-        .group_by(Engagement.programme_id)
+        .where(Engagement.programme_id.in_([programme.id for programme in programmes]))
+        .group_by(Engagement.programme_id, Engagement.status)
     )
-    return {row.programme_id: row for row in db.session.execute(statement)}
+    by_status: dict[int, dict[EngagementStatus, int]] = defaultdict(dict)
+    recent: dict[int, dict[EngagementStatus, int]] = defaultdict(dict)
+    stuck: dict[int, int] = defaultdict(int)
+    for row in db.session.execute(statement):
+        by_status[row.programme_id][row.status] = int(row.n)
+        recent[row.programme_id][row.status] = int(row.recent)
+        stuck[row.programme_id] += int(row.stuck)
+    return {pid: EngagementTally(by_status[pid], recent[pid], stuck[pid]) for pid in by_status}
 
 
-def _applied_counts(scope: Scope) -> dict[int, int]:
+def _ids(programmes: list[Programme], unit: TargetUnit | None = None) -> list[int]:
+    return [p.id for p in programmes if unit is None or p.unit is unit]
+
+
+def _applied_counts(programmes: list[Programme]) -> dict[int, int]:
+    if not programmes:
+        return {}
     statement = (
-        sa.select(Call.programme_id, sa.func.count(Application.id))
+        # count(*), not count(id): the id is not in ix_applications_call_status, which the count reads alone
+        sa.select(Call.programme_id, sa.func.count())
+        .select_from(Application)
         .join(Call, Application.call_id == Call.id)
-        .where(Call.programme_id.in_(scope.programme_ids()), applied_clause())
+        .where(Call.programme_id.in_(_ids(programmes)), applied_clause())
         .group_by(Call.programme_id)
     )
     return {programme_id: int(count) for programme_id, count in db.session.execute(statement)}
@@ -508,8 +551,10 @@ def trained_people() -> sa.Subquery:
     )
 
 
-def _people_counts(scope: Scope) -> dict[int, tuple[int, int]]:
-    start, end = _window(scope.as_of)
+def _people_counts(programmes: list[Programme], as_of: date) -> dict[int, tuple[int, int]]:
+    if not _ids(programmes, TargetUnit.people):
+        return {}
+    start, end = _window(as_of)
     people = trained_people()
     statement = (
         sa.select(
@@ -517,7 +562,7 @@ def _people_counts(scope: Scope) -> dict[int, tuple[int, int]]:
             sa.func.count(),
             sa.func.coalesce(sa.func.sum(sa.case((people.c.first_on.between(start, end), 1), else_=0)), 0),
         )
-        .where(people.c.programme_id.in_(scope.programme_ids()))
+        .where(people.c.programme_id.in_(_ids(programmes, TargetUnit.people)))
         .group_by(people.c.programme_id)
     )
     return {pid: (int(count), int(recent)) for pid, count, recent in db.session.execute(statement)}
@@ -527,8 +572,10 @@ def _hours(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(TENTH)
 
 
-def _gpu_counts(scope: Scope) -> dict[int, tuple[Decimal, Decimal]]:
-    start, end = _window(scope.as_of)
+def _gpu_counts(programmes: list[Programme], as_of: date) -> dict[int, tuple[Decimal, Decimal]]:
+    if not _ids(programmes, TargetUnit.gpu_hours):
+        return {}
+    start, end = _window(as_of)
     statement = (
         sa.select(
             Engagement.programme_id,
@@ -538,7 +585,7 @@ def _gpu_counts(scope: Scope) -> dict[int, tuple[Decimal, Decimal]]:
             ),
         )
         .join(Engagement, GpuAllocation.engagement_id == Engagement.id)
-        .where(Engagement.programme_id.in_(scope.programme_ids()))
+        .where(Engagement.programme_id.in_(_ids(programmes, TargetUnit.gpu_hours)))
         .group_by(Engagement.programme_id)
     )
     return {pid: (_hours(total), _hours(recent)) for pid, total, recent in db.session.execute(statement)}
@@ -561,21 +608,23 @@ def load_programmes(scope: Scope) -> list[Programme]:
 
 
 def quota_report(scope: Scope) -> QuotaReport:
-    """Five queries whatever the number of programmes: the programmes, then engagements, applications,
-    trained people and GPU hours, each grouped by programme."""
+    """Five queries at most whatever the number of programmes: the programmes, then engagements,
+    applications, trained people and GPU hours, each grouped by programme (a unit no programme counts in
+    costs no query)."""
     programmes = load_programmes(scope)
-    engagements = _engagement_counts(scope, programmes)
-    applied = _applied_counts(scope)
-    people = _people_counts(scope)
-    gpu = _gpu_counts(scope)
+    engagements = _engagement_counts(programmes, scope.as_of)
+    applied = _applied_counts(programmes)
+    people = _people_counts(programmes, scope.as_of)
+    gpu = _gpu_counts(programmes, scope.as_of)
+    empty = EngagementTally({}, {}, 0)
     rows = []
     for programme in programmes:
-        counts = engagements.get(programme.id)
+        counts = engagements.get(programme.id, empty)
         funnel = Funnel(
             applied=applied.get(programme.id, 0),
-            selected=int(counts.selected) if counts else 0,
-            agreed=int(counts.agreed) if counts else 0,
-            completed=int(counts.completed) if counts else 0,
+            selected=counts.total(FUNNEL_STATUSES["selected"]),
+            agreed=counts.total(FUNNEL_STATUSES["agreed"]),
+            completed=counts.total(FUNNEL_STATUSES["completed"]),
         )
         counted: int | Decimal
         recent: int | Decimal
@@ -584,7 +633,8 @@ def quota_report(scope: Scope) -> QuotaReport:
         elif programme.unit is TargetUnit.gpu_hours:
             counted, recent = gpu.get(programme.id, (Decimal("0.0"), Decimal("0.0")))
         else:
-            counted, recent = (int(counts.counted), int(counts.recent)) if counts else (0, 0)
+            statuses = COUNTED_STATUSES[programme.counting_point]
+            counted, recent = counts.total(statuses), counts.recent(statuses)
         year = programme.programme_year
         rows.append(
             QuotaRow(
@@ -605,7 +655,7 @@ def quota_report(scope: Scope) -> QuotaReport:
                 counted=counted,
                 recent=recent,
                 funnel=funnel,
-                stuck=int(counts.stuck) if counts else 0,
+                stuck=counts.stuck,
                 as_of=scope.as_of,
             )
         )
