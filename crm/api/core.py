@@ -3,8 +3,6 @@ pydantic models, cursor pagination, and the registry the OpenAPI document is gen
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +20,7 @@ from crm.auth.models import User, hash_token
 from crm.core.access import allow, public, signed_in
 from crm.core.db import utcnow
 from crm.core.exceptions import OperationError
+from crm.core.pagination import InvalidCursor, count_rows, read_window
 from crm.extensions import csrf, db, login_manager
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -213,40 +212,23 @@ def query_int(
 # --- Pagination ---------------------------------------------------------------------------------------------
 
 
-def _decode_cursor(raw: str | None) -> int:
-    if not raw:
-        return 0
+def page_of(statement: sa.Select, serialize: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """`{"items", "next_cursor", "total"}` for `?limit=` (default 50, max 200) and the opaque `?cursor=`.
+    The cursor marks the last row served, so a later page costs what the first does (keyset pagination)."""
+    limit = query_int("limit", DEFAULT_LIMIT, 1, MAX_LIMIT) or DEFAULT_LIMIT
     try:
-        offset = json.loads(base64.urlsafe_b64decode(raw.encode() + b"==").decode())["o"]
-        if not isinstance(offset, int) or offset < 0:
-            raise ValueError
-        return offset
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError):
+        window = read_window(statement, limit, after=request.args.get("cursor") or None)
+    except InvalidCursor:
         raise ApiError(
             422,
             "validation_error",
             _("Some fields need attention."),
             fields={"cursor": [_("This cursor is not valid.")]},
         ) from None
-
-
-def _encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
-
-
-def page_of(statement: sa.Select, serialize: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-    """`{"items", "next_cursor", "total"}` for `?limit=` (default 50, max 200) and the opaque `?cursor=`."""
-    limit = query_int("limit", DEFAULT_LIMIT, 1, MAX_LIMIT) or DEFAULT_LIMIT
-    offset = _decode_cursor(request.args.get("cursor"))
-    total = (
-        db.session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())) or 0
-    )
-    rows = db.session.scalars(statement.limit(limit).offset(offset)).all()
-    next_offset = offset + len(rows)
     return {
-        "items": [serialize(row) for row in rows],
-        "next_cursor": _encode_cursor(next_offset) if next_offset < total else None,
-        "total": total,
+        "items": [serialize(row) for row in window.items],
+        "next_cursor": window.next_cursor,
+        "total": count_rows(statement),
     }
 
 

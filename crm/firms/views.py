@@ -9,12 +9,13 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from crm.auth.models import Role
 from crm.core.access import allow
 from crm.core.exceptions import Conflict, OperationError
 from crm.core.forms import render_form, show_operation_error
-from crm.core.pagination import paginate
+from crm.core.pagination import InvalidCursor, keyset_paginate, url_args
 from crm.core.time import today_kst
 from crm.exports.csvexport import EMAIL, NAME, PHONE, column, csv_response, personal, wants_csv
 from crm.exports.visibility import as_flag, contacts_visible_clause, primary_contact
@@ -28,15 +29,17 @@ from crm.firms.forms import (
     FirmRegisterForm,
     FirmSearchForm,
 )
-from crm.firms.models import Contact, Firm
+from crm.firms.models import Contact, Firm, FirmLink
 
 bp = Blueprint("firms", __name__)
 
 STAFF = (Role.admin, Role.consortium_manager, Role.coordinator)
 
 
-def _visible_firm(firm_id: int) -> Firm:
-    firm = db.session.scalar(sa.select(Firm).where(Firm.id == firm_id, Firm.visible_to(current_user)))
+def _visible_firm(firm_id: int, *options: Any) -> Firm:
+    firm = db.session.scalar(
+        sa.select(Firm).where(Firm.id == firm_id, Firm.visible_to(current_user)).options(*options)
+    )
     if firm is None:
         abort(404)
     return firm
@@ -102,7 +105,12 @@ def index():
     )
     if wants_csv():
         return _csv(statement)
-    page = paginate(statement)
+    try:
+        # By key (name, id): the 2,000th page of 100,000 firms costs what the first does.
+        page = keyset_paginate(statement)
+    except InvalidCursor:
+        flash(_("That page link is no longer valid, so the list starts again from the first page."), "info")
+        return redirect(url_for("firms.index", **url_args("after", "before", "page")))
     filtered = any((form.q.data, form.sido.data, form.sigungu.data, form.ksic.data))
     return render_template("firms/index.html", form=form, page=page, filtered=filtered)
 
@@ -131,29 +139,35 @@ def new():
 def _render_detail(firm: Firm, financials_form: FinancialsForm, status: int = 200):
     contacts = operations.contacts_for_page(firm, current_user)
     operations.log_brn_view(firm, current_user)
-    db.session.commit()  # the access-log rows of the contacts and the BRN just shown
-    if contacts:
-        # The commit expired every contact; reload them in one query rather than one refresh per row.
-        contacts = list(firm.contacts)
     links = [
         link
         for link in firm.links
         if current_user.role is Role.admin or link.consortium_id == current_user.scope_consortium_id
     ]
-    return render_template(
+    page = render_template(
         "firms/detail.html",
         firm=firm,
         contacts=contacts,
         links=sorted(links, key=lambda link: link.created_at),
         financials_form=financials_form,
         today=today_kst(),
-    ), status
+    )
+    # The access-log rows of the contacts and the BRN shown are committed before the page leaves, so no page
+    # is seen unlogged; committing after rendering spares reloading what a commit expires (firm, contacts,
+    # links, the user and their institution: five queries).
+    db.session.commit()
+    return page, status
 
 
 @bp.get("/firms/<int:firm_id>")
 @allow(*STAFF)
 def detail(firm_id: int):
-    return _render_detail(_visible_firm(firm_id), FinancialsForm())
+    # The page lists the links with their consortium and institution: one query instead of one per link.
+    links = selectinload(Firm.links)
+    firm = _visible_firm(
+        firm_id, links.joinedload(FirmLink.consortium), links.joinedload(FirmLink.institution)
+    )
+    return _render_detail(firm, FinancialsForm())
 
 
 @bp.route("/firms/<int:firm_id>/edit", methods=["GET", "POST"])

@@ -88,3 +88,12 @@ def test_pagination_second_page(client):
     second = client.get("/firms", query_string={"page": 2}).get_data(as_text=True)
     assert "(주)페이지00" in first and "(주)페이지24" in first and "(주)페이지25" not in first
     assert "(주)페이지25" in second and "(주)페이지26" in second and "(주)페이지00" not in second
+
+
+def test_latin_letters_match_in_either_case(scene):
+    """Hangul-only queries use LIKE (Hangul has no case); a query with Latin letters still ignores case."""
+    manager, _ = scene
+    make_firm(manager.consortium, name="(주)울산AI솔루션")
+    assert names(manager, q="ai솔루션") == ["(주)울산AI솔루션"]
+    assert names(manager, q="Ai") == ["(주)울산AI솔루션"]
+    assert names(manager, q="울산AI") == ["(주)울산AI솔루션"]

@@ -124,6 +124,7 @@ def world(app_ctx) -> World:
 
 PAGES: dict[str, Callable[[World], str]] = {
     "firms": lambda w: "/firms",
+    "firms API": lambda w: "/api/v1/firms?limit=200",
     "firm page": lambda w: f"/firms/{w.focus_firm.id}",
     "applications": lambda w: "/applications",
     "engagements": lambda w: "/engagements",
