@@ -62,6 +62,14 @@ class Milestone(TimestampMixin, db.Model):
     __table_args__ = (
         sa.CheckConstraint("NOT (done_at IS NOT NULL AND waived_at IS NOT NULL)", name="done_or_waived"),
         sa.Index("ix_milestones_due_on", "due_on"),
+        # Open milestones by due day, for the daily reminder sweep (due within a week or overdue) and the
+        # open/overdue lists: a small share of all milestones once most are done.
+        sa.Index(
+            "ix_milestones_open_due_on",
+            "due_on",
+            postgresql_where=sa.text("done_at IS NULL AND waived_at IS NULL"),
+            sqlite_where=sa.text("done_at IS NULL AND waived_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
