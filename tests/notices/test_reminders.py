@@ -6,6 +6,8 @@ from __future__ import annotations
 import email
 import email.policy
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -209,13 +211,15 @@ def test_a_milestone_first_seen_at_d1_never_gets_a_stale_d7(world):
     assert _keys(milestone) == [(ReminderRule.d1, milestone.due_on)]
 
 
-def test_the_unique_key_keeps_a_second_sweep_from_sending_even_without_the_pre_check(world, monkeypatch):
+def test_the_unique_key_keeps_a_second_sweep_from_sending_what_it_read_as_unsent(world, monkeypatch):
     milestone = _milestone(world, DAY + timedelta(days=7))
+    # A concurrent sweep that read before the first one committed: its reminder row is skipped, and the
+    # notice it had written for it is taken back, so nothing goes out twice.
+    read_too_early = reminders._due_reminders(DAY, True)
     run_sweep(DAY)
-    # A concurrent sweep that read before the first one committed: the insert fails and is skipped.
-    monkeypatch.setattr(reminders, "_existing_keys", lambda ids: set())
+    monkeypatch.setattr(reminders, "_due_reminders", lambda day, business_day: read_too_early)
     result = run_sweep(DAY)
-    assert result.created == 0
+    assert (result.created, result.deliveries) == (0, 0)
     assert _keys(milestone) == [(ReminderRule.d7, milestone.due_on)]
     assert (_count(Notice), _count(Delivery)) == (1, 1)
 
@@ -237,6 +241,70 @@ def test_done_waived_and_ended_engagements_get_nothing(world):
     assert _keys(survey) == [(ReminderRule.d1, due)]
     for milestone in (done, waived, *silent):
         assert _keys(milestone) == []
+
+
+def test_the_rule_in_sql_matches_the_rule_in_python_on_every_day_around_the_deadline(world):
+    # The sweep computes the rule and day key in SQL (date arithmetic differs by database); due_reminder
+    # is the reference, for deadlines from a month overdue to more than a week away.
+    milestones = [_milestone(world, DAY + timedelta(days=offset)) for offset in range(-30, 11)]
+
+    result = run_sweep(DAY)
+
+    for milestone in milestones:
+        due = due_reminder(milestone.due_on, DAY)
+        assert _keys(milestone) == ([due] if due else []), milestone.due_on
+    assert result.created == sum(1 for m in milestones if due_reminder(m.due_on, DAY))
+
+
+@contextmanager
+def _statements() -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")):
+            statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+
+
+def _due_milestones(world: World, count: int) -> None:
+    """`count` milestones with a reminder due on DAY, of firm and staff, in English and Korean, some of
+    engagements without a coordinator (their consortium's manager is reminded)."""
+    for n in range(count):
+        firm = make_firm()
+        make_contact(firm)
+        make_user(Role.firm_user, firm=firm, locale="en" if n % 2 else "ko")
+        engagement = make_engagement(
+            world.programme,
+            firm,
+            status=EngagementStatus.in_progress,
+            coordinator=world.coordinator if n % 3 else None,
+        )
+        owner = MilestoneOwner.staff if n % 3 == 0 or n % 2 else MilestoneOwner.firm
+        make_milestone(engagement, due_on=DAY + timedelta(days=n % 10 - 2), owner=owner)
+    db.session.flush()
+
+
+def test_the_sweeps_statements_do_not_grow_with_the_reminders_it_sends(world):
+    from crm.notices.health import record_heartbeat
+
+    record_heartbeat("sweep")  # as after the first sweep ever, which inserts the row
+    make_user(Role.consortium_manager, consortium=world.programme.programme_year.consortium)
+    _due_milestones(world, 3)
+    with _statements() as few:
+        assert run_sweep(DAY).created == 3
+    _due_milestones(world, 30)
+    with _statements() as many:
+        result = run_sweep(DAY)
+
+    # 20 staff milestones (n divisible by 3 or odd) to one person each; 10 firm ones to a contact and a user
+    assert (result.created, result.deliveries) == (30, 20 + 10 * 2)
+    assert len(many) == len(few), "\n\n".join(many)
+    assert len(many) <= 12
 
 
 # --- Business days -----------------------------------------------------------------------------------------
@@ -411,6 +479,10 @@ def test_the_sweeps_deliveries_are_sent_by_the_outbox(world, outbox_dir):
     milestone = _milestone(world, DAY + timedelta(days=1), title="최종보고")
     result = run_sweep(DAY)
     assert result.deliveries == 2
+    # Written in bulk, yet as queue_notice writes them: queued, never tried, the deterministic Message-ID.
+    for delivery in _deliveries(milestone):
+        assert (delivery.status, delivery.attempts, delivery.last_error) == (DeliveryStatus.queued, 0, "")
+        assert delivery.message_id == outbox.message_id_for(delivery)
 
     assert outbox.relay(enqueue=lambda delivery_id: outbox.send_delivery(delivery_id)) == 2
 
@@ -522,12 +594,12 @@ def test_two_concurrent_sweeps_create_each_reminder_once(app, committed):
     db.session.remove()
 
     barrier = threading.Barrier(2, timeout=10)
-    real_existing_keys = reminders._existing_keys
+    real_due_reminders = reminders._due_reminders
 
-    def existing_keys_then_wait(ids):
-        keys = real_existing_keys(ids)
+    def due_reminders_then_wait(day, business_day):
+        dues = real_due_reminders(day, business_day)
         barrier.wait()  # both sweeps have read "nothing sent yet" before either writes
-        return keys
+        return dues
 
     results, errors = [], []
 
@@ -540,7 +612,7 @@ def test_two_concurrent_sweeps_create_each_reminder_once(app, committed):
             finally:
                 db.session.remove()
 
-    reminders._existing_keys = existing_keys_then_wait
+    reminders._due_reminders = due_reminders_then_wait
     try:
         threads = [threading.Thread(target=sweep) for _ in range(2)]
         for thread in threads:
@@ -548,7 +620,7 @@ def test_two_concurrent_sweeps_create_each_reminder_once(app, committed):
         for thread in threads:
             thread.join(30)
     finally:
-        reminders._existing_keys = real_existing_keys
+        reminders._due_reminders = real_due_reminders
 
     assert errors == []
     assert sorted(r.created for r in results) == [0, 3]
