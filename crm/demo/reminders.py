@@ -1,6 +1,6 @@
 """Demo reminders: the 강원 사업단's programmes send reminders on business days only, and the reminder history
 of the last two weeks is written as if the daily sweep had run (Reminder rows only, no notices), so the
-first sweep after seeding sends today's reminders and not a backlog. Never commits."""
+sweep that seed_demo runs last sends today's reminders and not a backlog. Never commits."""
 
 from __future__ import annotations
 

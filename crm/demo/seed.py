@@ -37,6 +37,7 @@ from crm.firms.identifiers import brn_check_digit, corp_no_check_digit, hangul_i
 from crm.firms.models import BusinessStatus, Contact, Firm, FirmFinancial, FirmLink, LinkKind
 from crm.notices.models import NoticeKind
 from crm.notices.outbox import firm_recipients, queue_notice
+from crm.notices.reminders import run_sweep
 from crm.organisation.models import Consortium, Institution, InstitutionRole
 from crm.programmes.models import (
     DEFAULT_COUNTING_POINT,
@@ -264,6 +265,9 @@ def seed_demo() -> bool:
         seed_feature(rng, today)
     _welcome_notice()
     db.session.commit()
+    # Today's reminders, as the 09:00 KST sweep would send them: the history above stops at yesterday, and
+    # without a run the staff pages would warn from the first minute that the daily sweep never ran.
+    run_sweep(today)
     return True
 
 
