@@ -211,3 +211,159 @@ def test_without_smtp_url_mail_lands_in_the_outbox_folder_once_per_message_id(ap
         assert message["Subject"] == KOREAN_SUBJECT and message["Message-ID"] == delivery.message_id
     finally:
         app.config["OUTBOX_DIR"] = previous
+
+
+# --- batches ----------------------------------------------------------------------------------------------
+
+
+def _statuses(notice: Notice) -> dict[str, Delivery]:
+    db.session.expire_all()
+    return {d.recipient: d for d in db.session.get(Notice, notice.id).deliveries}
+
+
+def test_a_batch_is_sent_over_one_smtp_connection(app_ctx, smtp):
+    addresses = [f"batch{n:02d}@example.com" for n in range(25)]
+    notice = _queue(*addresses)
+    db.session.commit()
+    outcomes: dict[int, str] = {}
+    assert outbox.relay_batches(lambda ids: outcomes.update(outbox.send_batch(ids)), batch_size=25) == 25
+    assert set(outcomes.values()) == {"sent"} and len(outcomes) == 25
+    assert smtp.connections == 1
+    deliveries = _statuses(notice)
+    assert sorted(smtp.message_ids()) == sorted(d.message_id for d in deliveries.values())
+    assert all(d.status is DeliveryStatus.sent and d.attempts == 1 for d in deliveries.values())
+    assert db.session.get(Notice, notice.id).status is NoticeStatus.done
+
+
+def test_the_relay_hands_over_batches_in_id_order(app_ctx):
+    notice = _queue(*(f"order{n}@example.com" for n in range(5)))
+    db.session.commit()
+    handed: list[list[int]] = []
+    assert outbox.relay_batches(handed.append, batch_size=2) == 5
+    assert handed == [[d.id for d in notice.deliveries][i : i + 2] for i in (0, 2, 4)]
+
+
+def test_a_broker_failing_mid_relay_leaves_the_refused_batches_for_the_next_run(app_ctx):
+    notice = _queue(*(f"flaky{n}@example.com" for n in range(5)))
+    db.session.commit()
+    ids = [d.id for d in notice.deliveries]
+    accepted: list[list[int]] = []
+
+    def broker(batch: list[int]) -> None:
+        if accepted:
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        accepted.append(batch)
+
+    assert outbox.relay_batches(broker, batch_size=2) == 2
+    again: list[list[int]] = []
+    outbox.relay_batches(again.append, batch_size=2)
+    assert accepted == [ids[:2]] and again == [ids[2:4], ids[4:]]
+
+
+def test_a_4xx_in_a_batch_retries_only_that_delivery(app_ctx, smtp):
+    smtp.refusals["busy@example.com"] = ["451 4.3.0 Mailbox busy, try again later"]
+    notice = _queue("first@example.com", "busy@example.com", "last@example.com")
+    db.session.commit()
+    first, busy, last = (d.id for d in notice.deliveries)
+    assert outbox.send_batch([first, busy, last]) == {first: "sent", busy: "retry", last: "sent"}
+    assert smtp.connections == 1  # the refusal did not cost the batch its connection
+    deliveries = _statuses(notice)
+    assert deliveries["busy@example.com"].status is DeliveryStatus.queued
+    assert "451" in deliveries["busy@example.com"].last_error
+    assert (
+        deliveries["first@example.com"].status is deliveries["last@example.com"].status is DeliveryStatus.sent
+    )
+
+    handed: list[list[int]] = []
+    outbox.relay_batches(handed.append, now=utcnow() + timedelta(seconds=1))
+    assert handed == [[busy]]
+    assert outbox.send_batch(handed[0]) == {busy: "sent"}
+    deliveries = _statuses(notice)
+    assert {a: d.attempts for a, d in deliveries.items()} == {
+        "first@example.com": 1,
+        "busy@example.com": 2,
+        "last@example.com": 1,
+    }
+    assert all(len(smtp.to(address)) == 1 for address in deliveries)
+
+
+def test_a_5xx_in_a_batch_fails_only_that_delivery(app_ctx, smtp):
+    smtp.refusals["nobody@example.com"] = ["550 5.1.1 No such user here"]
+    notice = _queue("someone@example.com", "nobody@example.com")
+    db.session.commit()
+    outbox.send_batch([d.id for d in notice.deliveries])
+    deliveries = _statuses(notice)
+    assert deliveries["nobody@example.com"].status is DeliveryStatus.failed
+    assert "550" in deliveries["nobody@example.com"].last_error
+    assert deliveries["someone@example.com"].status is DeliveryStatus.sent
+    assert db.session.get(Notice, notice.id).status is NoticeStatus.done
+
+
+def test_a_server_closing_the_connection_costs_one_retry_and_the_batch_reconnects(app_ctx, smtp):
+    smtp.refusals["closing@example.com"] = ["421 4.7.0 Too many messages, closing connection"]
+    notice = _queue("before@example.com", "closing@example.com", "after@example.com")
+    db.session.commit()
+    before, closing, after = (d.id for d in notice.deliveries)
+    assert outbox.send_batch([before, closing, after]) == {before: "sent", closing: "retry", after: "sent"}
+    assert smtp.connections == 2
+    assert len(smtp.to("after@example.com")) == 1
+
+
+def test_an_unexpected_error_with_one_message_does_not_strand_the_batch(app_ctx, smtp, monkeypatch):
+    notice = _queue("ok@example.com", "odd@example.com", "fine@example.com")
+    db.session.commit()
+    real_send = outbox.send
+
+    def send(delivery, mailer=None):
+        if delivery.recipient == "odd@example.com":
+            raise UnicodeEncodeError("ascii", "x", 0, 1, "a surprise")
+        real_send(delivery, mailer)
+
+    monkeypatch.setattr(outbox, "send", send)
+    outbox.send_batch([d.id for d in notice.deliveries])
+    deliveries = _statuses(notice)
+    assert deliveries["odd@example.com"].status is DeliveryStatus.queued
+    assert "UnicodeEncodeError" in deliveries["odd@example.com"].last_error
+    assert {deliveries[a].status for a in ("ok@example.com", "fine@example.com")} == {DeliveryStatus.sent}
+
+
+def test_a_batch_claims_only_what_nobody_holds_with_a_lease_sized_to_the_batch(app_ctx, app):
+    notice = _queue(*(f"lease{n}@example.com" for n in range(4)))
+    db.session.commit()
+    ids = [d.id for d in notice.deliveries]
+    now = utcnow()
+    with outbox._sender_session() as first, outbox._sender_session() as second:
+        assert outbox.claim_batch(first, ids[:1], now) == ids[:1]
+        assert outbox.claim_batch(second, ids, now) == ids[1:]  # the held one is left to its sender
+    leases = {d.id: d.lease_expires_at for d in _statuses(notice).values()}
+    base = now + timedelta(seconds=app.config["DELIVERY_LEASE_SECONDS"])
+    assert leases[ids[0]] == base + outbox.LEASE_PER_MESSAGE
+    assert all(leases[i] == base + 4 * outbox.LEASE_PER_MESSAGE for i in ids[1:])
+
+
+def test_a_sender_whose_lease_was_taken_over_records_nothing_over_the_new_claim(app_ctx):
+    notice = _queue("slow@example.com")
+    db.session.commit()
+    [delivery_id] = [d.id for d in notice.deliveries]
+    long_ago = utcnow() - timedelta(hours=1)
+    with outbox._sender_session() as slow, outbox._sender_session() as other:
+        assert outbox.claim_batch(slow, [delivery_id], long_ago) == [delivery_id]
+        assert outbox.claim_batch(other, [delivery_id]) == [delivery_id]  # the lease had expired
+        ledger = outbox._Ledger(slow, long_ago, [delivery_id])
+        ledger.record(delivery_id, {"status": DeliveryStatus.failed, "last_error": "too late"})
+        ledger.commit()
+    delivery = _statuses(notice)["slow@example.com"]
+    assert delivery.status is DeliveryStatus.sending and delivery.last_error == ""
+
+
+def test_rendered_headers_are_folded_encoded_and_cannot_be_injected(app_ctx):
+    subject = "[AX CRM] 보완 요청: " + "울산 AI 솔루션 도입 지원사업 " * 4 + "\r\nBcc: spy@example.com"
+    raw = outbox.render_message(
+        "to@example.com", "김담당, 팀장", subject, KOREAN_BODY, "<axcrm.1.2@axcrm.local>"
+    )
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78
+    assert raw.isascii()  # every header and the body are 7-bit on the wire
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Bcc"] is None and message["Subject"] == subject.replace("\r\n", " ")
+    assert message["To"].addresses[0].display_name == "김담당, 팀장"
+    assert message.get_content() == KOREAN_BODY and message["Message-ID"] == "<axcrm.1.2@axcrm.local>"
