@@ -643,9 +643,7 @@ def test_demo_reminder_history_leaves_the_seeds_own_sweep_only_todays_reminders(
         assert db.session.scalar(
             sa.select(sa.func.count(Programme.id)).where(Programme.reminders_on_business_days.is_(True))
         )
-        history = db.session.scalar(
-            sa.select(sa.func.count(Reminder.id)).where(Reminder.notice_id.is_(None))
-        )
+        history = db.session.scalar(sa.select(sa.func.count(Reminder.id)).where(Reminder.notice_id.is_(None)))
         sent = db.session.scalars(sa.select(Reminder).where(Reminder.notice_id.is_not(None))).all()
         assert history > 0  # today may have nothing due at D-7, D-1 or a weekly overdue mark
         assert db.session.scalar(sa.select(Heartbeat.seen_at).where(Heartbeat.name == "sweep")) is not None
