@@ -26,13 +26,13 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 
 from bench.common import BenchContext, Result, median, p95
+from tests.statements import recorded_statements
 
 PASSWORD = "demo-pass-2026"  # bench/generate.py gives every account this one
 DEEP_PAGE = 2_000
 DEEP_PAGE_SIZE = 50
 QUERY_LIMIT = 8
 RATIO_LIMIT = 1.2
-_TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
 _CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -86,19 +86,10 @@ def _rolled_back(app: Any) -> Iterator[None]:
 def _counting(app: Any) -> Iterator[list[str]]:
     from crm.extensions import db
 
-    statements: list[str] = []
-
-    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):
-            statements.append(statement)
-
     with app.app_context():
         engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", before_cursor_execute)
-    try:
+    with recorded_statements(engine) as statements:
         yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", before_cursor_execute)
 
 
 def _viewers() -> list[Viewer]:

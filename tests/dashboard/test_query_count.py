@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
-
-import sqlalchemy as sa
 
 from crm.applications.models import ApplicationStatus
 from crm.auth.models import Role, User
 from crm.dashboard.breakdowns import all_breakdowns
 from crm.dashboard.quotas import dashboard_scope, quota_report, quota_rows
 from crm.engagements.models import EngagementStatus
-from crm.extensions import db
 from crm.programmes.models import CountingPoint, TargetUnit, Track
 from tests.conftest import login
 from tests.dashboard.world import kst
@@ -34,23 +29,10 @@ from tests.factories import (
     make_training_session,
     make_user,
 )
+from tests.statements import recorded_statements
 
 E = EngagementStatus
 TODAY = date(2026, 7, 1)
-
-
-@contextmanager
-def counting() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
 
 
 def _consortium_with(programmes: int) -> User:
@@ -91,7 +73,7 @@ def _consortium_with(programmes: int) -> User:
 
 
 def _functions(user: User) -> tuple[int, int]:
-    with counting() as statements:
+    with recorded_statements() as statements:
         report = quota_rows(user, today=TODAY)
         all_breakdowns(report.scope)
     return len(statements), len(report.rows)
@@ -108,7 +90,7 @@ def test_quota_rows_and_breakdowns_take_the_same_queries_for_3_and_30_programmes
 def _page(app, user: User) -> tuple[int, str]:
     browser = app.test_client()
     login(browser, user.email)
-    with counting() as statements:
+    with recorded_statements() as statements:
         response = browser.get("/dashboard")
     assert response.status_code == 200
     return len(statements), response.get_data(as_text=True)
@@ -124,7 +106,7 @@ def test_page_takes_the_same_queries_for_3_and_30_programmes(app):
 def test_report_uses_grouped_queries(app_ctx):
     user = _consortium_with(6)
     scope = dashboard_scope(user, today=TODAY)
-    with counting() as statements:
+    with recorded_statements() as statements:
         quota_report(scope)
     assert len(statements) == 5
     assert all("GROUP BY" in statement for statement in statements[1:])

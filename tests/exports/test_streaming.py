@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from crm.auth.models import Role
@@ -17,20 +13,7 @@ from crm.firms.models import Firm
 from tests.conftest import login
 from tests.exports.helpers import get_csv, parse, post_reason
 from tests.factories import make_engagement, make_firm, make_programme, make_user
-
-
-@contextmanager
-def counted_queries() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
+from tests.statements import recorded_statements
 
 
 def test_two_thousand_firms_stream_in_batches(client_en, app):
@@ -80,7 +63,7 @@ def _engagement_csv_queries(browser: FlaskClient, count: int) -> tuple[int, int]
         )
     db.session.expire_all()
     login(browser, coordinator.email)
-    with counted_queries() as statements:
+    with recorded_statements() as statements:
         file = get_csv(browser, "/engagements?format=csv")
     return len(file.rows), len(statements)
 

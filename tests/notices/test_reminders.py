@@ -6,8 +6,6 @@ from __future__ import annotations
 import email
 import email.policy
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -35,6 +33,7 @@ from tests.factories import (
     make_programme_year,
     make_user,
 )
+from tests.statements import recorded_statements
 
 DAY = date(2026, 6, 16)  # a Tuesday, no holiday near it
 
@@ -256,21 +255,6 @@ def test_the_rule_in_sql_matches_the_rule_in_python_on_every_day_around_the_dead
     assert result.created == sum(1 for m in milestones if due_reminder(m.due_on, DAY))
 
 
-@contextmanager
-def _statements() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")):
-            statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
-
-
 def _due_milestones(world: World, count: int) -> None:
     """`count` milestones with a reminder due on DAY, of firm and staff, in English and Korean, some of
     engagements without a coordinator (their consortium's manager is reminded)."""
@@ -295,10 +279,10 @@ def test_the_sweeps_statements_do_not_grow_with_the_reminders_it_sends(world):
     record_heartbeat("sweep")  # as after the first sweep ever, which inserts the row
     make_user(Role.consortium_manager, consortium=world.programme.programme_year.consortium)
     _due_milestones(world, 3)
-    with _statements() as few:
+    with recorded_statements() as few:
         assert run_sweep(DAY).created == 3
     _due_milestones(world, 30)
-    with _statements() as many:
+    with recorded_statements() as many:
         result = run_sweep(DAY)
 
     # 20 staff milestones (n divisible by 3 or odd) to one person each; 10 firm ones to a contact and a user

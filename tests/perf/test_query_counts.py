@@ -3,8 +3,7 @@ rows as for 5 (no N+1). Each row gets its own firm and programme so a lazy load 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -36,25 +35,9 @@ from tests.factories import (
     make_programme_year,
     make_user,
 )
+from tests.statements import recorded_statements
 
 SMALL, LARGE = 5, 50
-_TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
-
-
-@contextmanager
-def count_queries() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):
-            statements.append(statement)
-
-    engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", before_cursor_execute)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", before_cursor_execute)
 
 
 @dataclass
@@ -136,7 +119,7 @@ PAGES: dict[str, Callable[[World], str]] = {
 
 
 def _measure(client, url: str) -> tuple[int, list[str]]:
-    with count_queries() as statements:
+    with recorded_statements() as statements:
         response = client.get(url)
     assert response.status_code == 200, (url, response.status_code)
     return len(statements), statements
@@ -160,7 +143,7 @@ def test_same_query_count_for_5_and_50_rows(world, client, page, role):
 def test_counter_sees_per_row_queries(world, client):
     """The guard can fail: a page that lazy-loads per row shows a growing count."""
     world.add_rows(SMALL)
-    with count_queries() as statements:
+    with recorded_statements() as statements:
         for firm in db.session.scalars(sa.select(type(world.focus_firm)).limit(SMALL)):
             db.session.expire(firm)
             _ = firm.name
