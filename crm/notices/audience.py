@@ -35,7 +35,7 @@ from crm.extensions import db
 from crm.firms import regions
 from crm.firms.models import Contact, Firm
 from crm.milestones.models import Milestone, MilestoneStatus
-from crm.notices.outbox import Recipient, firm_recipients
+from crm.notices.outbox import Recipient
 from crm.programmes.models import Call, Programme, Track
 
 SOURCES = ("call", "programme", "milestone")
@@ -369,29 +369,74 @@ def recipients_of(firm: Firm, marketing: bool = False) -> list[Recipient]:
     """A firm's addresses: its verified portal accounts and primary contacts with an e-mail. A marketing
     notice goes only to primary contacts who gave the marketing consent; portal accounts have no opt-in of
     their own, so they get none."""
-    if not marketing:
-        return firm_recipients(firm)
-    contacts = db.session.scalars(
-        sa.select(Contact)
-        .where(
-            Contact.firm_id == firm.id,
-            Contact.is_primary.is_(True),
-            Contact.email != "",
-            Contact.consent_marketing_at.is_not(None),
-            # Withdrawing the privacy consent ends marketing too, whatever the marketing consent says.
-            Contact.consent_privacy_at.is_not(None),
+    return _recipients_by_firm([firm.id], marketing).get(firm.id, [])
+
+
+# Firms per query when resolving an audience: a cohort of thousands costs a few queries, not two per firm.
+_FIRMS_PER_QUERY = 1_000
+
+
+def _recipients_by_firm(firm_ids: list[int], marketing: bool) -> dict[int, list[Recipient]]:
+    """recipients_of for many firms at once, in the same order per firm (portal accounts, then primary
+    contacts, each by id; outbox.firm_recipients' rule), each address once per firm."""
+    from crm.auth.models import User
+
+    found: dict[int, list[Recipient]] = {firm_id: [] for firm_id in firm_ids}
+    for start in range(0, len(firm_ids), _FIRMS_PER_QUERY):
+        batch = firm_ids[start : start + _FIRMS_PER_QUERY]
+        if not marketing:
+            users = db.session.execute(
+                sa.select(User.firm_id, User.id, User.email, User.name, User.locale)
+                .where(
+                    User.firm_id.in_(batch),
+                    User.role == Role.firm_user,
+                    User.is_active.is_(True),
+                    User.email_verified_at.is_not(None),
+                )
+                .order_by(User.id)
+            )
+            for row in users:
+                found[row.firm_id].append(
+                    Recipient(row.email, row.name, user_id=row.id, locale=row.locale or "ko")
+                )
+        consent = Contact.consent_marketing_at if marketing else Contact.consent_privacy_at
+        contacts = db.session.execute(
+            sa.select(Contact.firm_id, Contact.id, Contact.email, Contact.name, Contact.phone)
+            .where(
+                Contact.firm_id.in_(batch),
+                Contact.is_primary.is_(True),
+                Contact.email != "",
+                consent.is_not(None),
+                # Withdrawing the privacy consent ends marketing too, whatever the marketing consent says.
+                Contact.consent_privacy_at.is_not(None),
+            )
+            .order_by(Contact.id)
         )
-        .order_by(Contact.id)
-    ).all()
-    return [Recipient(c.email, c.name, contact_id=c.id, phone=c.phone or "") for c in contacts]
+        for row in contacts:
+            if row.email:
+                found[row.firm_id].append(
+                    Recipient(row.email, row.name, contact_id=row.id, phone=row.phone or "")
+                )
+    for firm_id, recipients in found.items():
+        seen: set[str] = set()
+        unique = []
+        for recipient in recipients:
+            key = recipient.email.strip().lower()
+            if key and key not in seen:
+                seen.add(key)
+                unique.append(recipient)
+        found[firm_id] = unique
+    return found
 
 
 def resolve(audience: dict[str, Any], actor: Any, marketing: bool = False) -> list[Addressee]:
     """Every address the notice would go to, each once (as the outbox will send it), with its firm."""
+    members = resolve_members(audience, actor)
+    by_firm = _recipients_by_firm([member.firm.id for member in members], marketing)
     seen: set[str] = set()
     addressees: list[Addressee] = []
-    for member in resolve_members(audience, actor):
-        for recipient in recipients_of(member.firm, marketing):
+    for member in members:
+        for recipient in by_firm[member.firm.id]:
             key = recipient.email.strip().lower()
             if key and key not in seen:
                 seen.add(key)

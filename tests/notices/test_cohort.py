@@ -496,3 +496,28 @@ def test_demo_notices_are_personalised_deterministic_and_partly_sent(app):
             db.session.scalar(sa.select(sa.func.count(Notice.id)).where(Notice.created_by_id.is_not(None)))
             == count
         )
+
+
+def test_resolving_an_audience_costs_the_same_queries_for_3_and_30_firms(world):
+    from tests.statements import recorded_statements
+
+    audience = {"source": "call", "call_id": world["call"].id}
+
+    def statements_for_resolve() -> int:
+        db.session.expire_all()
+        with recorded_statements() as statements:
+            resolve(audience, world["coordinator"])
+        return len(statements)
+
+    for n in range(1, 2):
+        firm = make_firm(name=f"(주)추가기업{n:02d}")
+        make_contact(firm, name=f"담당자{n}", email=f"extra{n}@firm.example")
+        make_application(world["call"], firm, status=ApplicationStatus.submitted)
+    few = statements_for_resolve()
+    for n in range(2, 29):
+        firm = make_firm(name=f"(주)추가기업{n:02d}")
+        make_contact(firm, name=f"담당자{n}", email=f"extra{n}@firm.example")
+        make_application(world["call"], firm, status=ApplicationStatus.submitted)
+    many = statements_for_resolve()
+    assert len(resolve(audience, world["coordinator"])) == 3 + 28
+    assert many == few
