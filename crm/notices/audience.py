@@ -35,7 +35,7 @@ from crm.extensions import db
 from crm.firms import regions
 from crm.firms.models import Contact, Firm
 from crm.milestones.models import Milestone, MilestoneStatus
-from crm.notices.outbox import Recipient
+from crm.notices.outbox import Recipient, unique_addresses
 from crm.programmes.models import Call, Programme, Track
 
 SOURCES = ("call", "programme", "milestone")
@@ -417,16 +417,7 @@ def _recipients_by_firm(firm_ids: list[int], marketing: bool) -> dict[int, list[
                 found[row.firm_id].append(
                     Recipient(row.email, row.name, contact_id=row.id, phone=row.phone or "")
                 )
-    for firm_id, recipients in found.items():
-        seen: set[str] = set()
-        unique = []
-        for recipient in recipients:
-            key = recipient.email.strip().lower()
-            if key and key not in seen:
-                seen.add(key)
-                unique.append(recipient)
-        found[firm_id] = unique
-    return found
+    return {firm_id: unique_addresses(recipients) for firm_id, recipients in found.items()}
 
 
 def resolve(audience: dict[str, Any], actor: Any, marketing: bool = False) -> list[Addressee]:

@@ -82,6 +82,11 @@ def firm_recipients(firm: Any) -> list[Recipient]:
         for c in firm.contacts
         if c.is_primary and c.email and c.consent_privacy_at is not None
     ]
+    return unique_addresses(recipients)
+
+
+def unique_addresses(recipients: list[Recipient]) -> list[Recipient]:
+    """Each address once (case and surrounding blanks ignored), the first mention kept; no empty ones."""
     seen: set[str] = set()
     unique = []
     for recipient in recipients:

@@ -44,7 +44,7 @@ from crm.milestones.models import Milestone, MilestoneOwner
 from crm.notices.bulk import DeliveryDraft, NoticeDraft, insert_deliveries, insert_notices, insert_rows
 from crm.notices.health import record_heartbeat
 from crm.notices.models import Notice, NoticeKind, Reminder, ReminderRule
-from crm.notices.outbox import Recipient
+from crm.notices.outbox import Recipient, unique_addresses
 from crm.programmes.models import Programme, ProgrammeYear
 
 D7_DAYS = 7
@@ -314,17 +314,9 @@ def _firm_recipients(firm_ids: set[int]) -> dict[int, list[Recipient]]:
             contacts[row.firm_id].append(
                 Recipient(row.email, row.name, contact_id=row.id, phone=row.phone or "")
             )
-    recipients = {}
-    for firm_id in firm_ids:
-        seen: set[str] = set()
-        unique = []
-        for recipient in users.get(firm_id, []) + contacts.get(firm_id, []):
-            key = recipient.email.strip().lower()
-            if key and key not in seen:
-                seen.add(key)
-                unique.append(recipient)
-        recipients[firm_id] = unique
-    return recipients
+    return {
+        firm_id: unique_addresses(users.get(firm_id, []) + contacts.get(firm_id, [])) for firm_id in firm_ids
+    }
 
 
 def _find_recipients(dues: Sequence[_Due]) -> None:
