@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -84,7 +86,7 @@ PASSWORD = "demo-pass-2026"  # bench/generate.py gives every account this one
 _CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
 
 
-def bench_app(database_url: str) -> Any:
+def bench_app(database_url: str, **settings: Any) -> Any:
     """The app on the bench database with development settings, as bench/generate.py builds it."""
     from config import DevelopmentConfig
     from crm import create_app
@@ -94,6 +96,7 @@ def bench_app(database_url: str) -> Any:
         SQLALCHEMY_DATABASE_URI=database_url,
         RATELIMIT_ENABLED=False,
         MFA_REQUIRED_ROLES=(),  # the bench signs in with a password; the second step is not what is measured
+        **settings,
     )
 
 
@@ -130,3 +133,17 @@ def sign_in(client: Any, email: str, password: str = PASSWORD) -> None:
     answer = client.post("/login", data={"csrf_token": token.group(1), "email": email, "password": password})
     if answer.status_code != 302 or "/login" in (answer.location or ""):
         raise RuntimeError(f"could not sign in as {email}: HTTP {answer.status_code}")
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the process's own group (its workers or pool children too), SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+    except ProcessLookupError:
+        pass

@@ -25,15 +25,13 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
-from bench.common import BenchContext, Result, median, p95
+from bench.common import BenchContext, Result, bench_app, median, p95, rolled_back, sign_in
 from tests.statements import recorded_statements
 
-PASSWORD = "demo-pass-2026"  # bench/generate.py gives every account this one
 DEEP_PAGE = 2_000
 DEEP_PAGE_SIZE = 50
 QUERY_LIMIT = 8
 RATIO_LIMIT = 1.2
-_CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
 
 
 @dataclass
@@ -42,44 +40,6 @@ class Viewer:
     email: str
     scope: int  # firms this user may see
     consortium_id: int | None
-
-
-def _app(ctx: BenchContext) -> Any:
-    from config import DevelopmentConfig
-    from crm import create_app
-
-    return create_app(
-        DevelopmentConfig,
-        SQLALCHEMY_DATABASE_URI=ctx.database_url,
-        RATELIMIT_ENABLED=False,
-        MFA_REQUIRED_ROLES=(),  # the bench signs in with a password; the second step is not what is measured
-        LOG_LEVEL="WARNING",
-    )
-
-
-@contextmanager
-def _rolled_back(app: Any) -> Iterator[None]:
-    """Every request's session bound to one outer transaction that is rolled back at the end (commits
-    become savepoints), as tests/conftest.py does."""
-    from flask_sqlalchemy.session import _app_ctx_id
-
-    from crm.extensions import db
-
-    with app.app_context():
-        connection = db.engine.connect()
-        outer = connection.begin()
-        original = db.session
-        db.session = sa.orm.scoped_session(
-            sa.orm.sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
-            scopefunc=_app_ctx_id,
-        )
-        try:
-            yield
-        finally:
-            db.session.remove()
-            db.session = original
-            outer.rollback()
-            connection.close()
 
 
 @contextmanager
@@ -130,7 +90,7 @@ def _viewers() -> list[Viewer]:
 
 def _client(app: Any) -> Any:
     """A test client whose every request gets its own app context (its own `g` and signed-in user), as in
-    production, although the bench holds an app context open for the rolled-back transaction."""
+    production, even when a measurement calls it inside an app context of its own."""
     from flask.globals import _cv_app
     from flask.testing import FlaskClient
 
@@ -143,18 +103,6 @@ def _client(app: Any) -> Any:
                 _cv_app.reset(token)
 
     return IsolatedClient(app, app.response_class, use_cookies=True)
-
-
-def _sign_in(client: Any, email: str) -> None:
-    html = client.get("/login").get_data(as_text=True)
-    token = _CSRF.search(html)
-    if token is None:
-        raise RuntimeError("no CSRF token on /login")
-    response = client.post(
-        "/login", data={"csrf_token": token.group(1), "email": email, "password": PASSWORD}
-    )
-    if response.status_code != 302 or "/login" in (response.location or ""):
-        raise RuntimeError(f"could not sign in as {email}: HTTP {response.status_code}")
 
 
 def _get(client: Any, url: str) -> str:
@@ -221,17 +169,17 @@ def _figures(samples: list[float]) -> str:
 def measure(ctx: BenchContext) -> list[Result]:
     from crm.extensions import db
 
-    app = _app(ctx)
+    app = bench_app(ctx.database_url, LOG_LEVEL="WARNING")
     repeat = 5 if ctx.quick else 30
     results: list[Result] = []
-    with _rolled_back(app):
+    with rolled_back(app):
         with app.app_context():
             viewers = _viewers()
             cursors = {viewer.label: _deep_cursor(viewer.email, viewer.scope) for viewer in viewers}
             db.session.remove()
         for viewer in viewers:
             client = _client(app)
-            _sign_in(client, viewer.email)
+            sign_in(client, viewer.email)
             results += _queries(app, client, viewer)
             results += _depth(app, client, viewer, cursors[viewer.label], repeat)
             if viewer.label == "manager":

@@ -19,9 +19,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +27,9 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from bench.common import ROOT, BenchContext, Result
+from bench.common import ROOT, BenchContext, Result, stop_group
+from tests.services import free_port, port_open
+from tests.worker_harness import wait_for
 
 DATABASE = "axcrm_bench_p4"
 WORKER_PROCESSES = 2
@@ -92,12 +92,12 @@ class Sink:
     """The sink's process and a control connection that reads its counters."""
 
     def __init__(self, workdir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self._stack = ExitStack()
         command = [sys.executable, "-m", "bench.p4_notices", "--sink", str(self.port)]
         self.pid = self._stack.enter_context(_process(command, workdir / "sink.log")).pid
         try:
-            _wait_for(lambda: _port_open(self.port), 30, "the SMTP sink to listen")
+            wait_for(lambda: port_open("127.0.0.1", self.port), 30, "the SMTP sink to listen")
             self._control = smtplib.SMTP("127.0.0.1", self.port, timeout=30)
         except BaseException:
             self._stack.close()
@@ -126,29 +126,6 @@ class Sink:
 # --- processes ----------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _wait_for(condition: Callable[[], bool], seconds: float, what: str, interval: float = 0.2) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(interval)
-    raise RuntimeError(f"timed out after {seconds} s waiting for {what}")
-
-
 @contextmanager
 def _process(command: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
     """A process in its own group (its pool children go with it), stopped by its own id afterwards."""
@@ -159,23 +136,17 @@ def _process(command: list[str], log: Path, env: dict[str, str] | None = None) -
     try:
         yield process
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+        stop_group(process)
 
 
 @contextmanager
 def _redis(workdir: Path) -> Iterator[str]:
     if shutil.which("redis-server") is None:
         raise RuntimeError("redis-server is not installed")
-    port = _free_port()
+    port = free_port()
     command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     with _process([*command, "--dir", str(workdir)], workdir / "redis.log"):
-        _wait_for(lambda: _port_open(port), 10, "redis-server to listen")
+        wait_for(lambda: port_open("127.0.0.1", port), 10, "redis-server to listen")
         yield f"redis://127.0.0.1:{port}/0"
 
 
@@ -402,7 +373,7 @@ def _floor(
     before = sink.distinct()
     clock = _Clock(client=time.process_time, sink=_group(sink.pid))
     seconds = _raw_loop(sink.port, prebuilt, outbox._envelope_sender(current_app.config["MAIL_FROM"]))
-    _wait_for(lambda: sink.distinct() - before >= count, 30, "the floor's messages")
+    wait_for(lambda: sink.distinct() - before >= count, 30, "the floor's messages")
     return seconds, clock.per_message(count)
 
 
@@ -514,7 +485,7 @@ def _measure(ctx: BenchContext, count: int, workdir: Path, database_url: str, si
                     names = set(db.session.scalars(sa.select(Heartbeat.name)))
                     return "relay" in names and any(name.startswith("worker@p4bench") for name in names)
 
-                _wait_for(warmed_up, 120, f"the worker and beat to start (logs in {workdir})", interval=0.5)
+                wait_for(warmed_up, 120, f"the worker and beat to start (logs in {workdir})", interval=0.5)
                 # The floor just before and again just after, so a change in the machine's load shows.
                 with app.test_request_context():
                     sample, address, message_id = _first_message(seeded)
@@ -538,7 +509,7 @@ def _measure(ctx: BenchContext, count: int, workdir: Path, database_url: str, si
                         first_seen.append(time.perf_counter() - committed)
                     return received >= count
 
-                _wait_for(arrived, 600, f"{count} distinct Message-IDs in the sink (logs in {workdir})", 0.05)
+                wait_for(arrived, 600, f"{count} distinct Message-IDs in the sink (logs in {workdir})", 0.05)
                 elapsed = time.perf_counter() - committed
                 app_cpu = clock.per_message(count)
 
@@ -549,7 +520,7 @@ def _measure(ctx: BenchContext, count: int, workdir: Path, database_url: str, si
                     )
                     return sent == count
 
-                _wait_for(all_recorded, 60, "every delivery recorded as sent")
+                wait_for(all_recorded, 60, "every delivery recorded as sent")
                 recorded = time.perf_counter() - committed
         _distinct, messages_after, connections_after = sink.counts()
         duplicates = messages_after - messages_before - count

@@ -29,7 +29,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -44,7 +43,8 @@ from pathlib import Path
 import psycopg
 import requests
 
-from bench.common import BENCH_DATABASE, ROOT, BenchContext, Result
+from bench.common import BENCH_DATABASE, ROOT, BenchContext, Result, stop_group
+from tests.services import free_port
 
 KEY = "P5"
 TARGET = "≥ 40 % of bare Flask"
@@ -127,12 +127,6 @@ def typical_firm(psycopg_url: str) -> Firm:
     return Firm(row[0], row[1], row[2], row[3], tuple(row[4:]))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_until_listening(port: int, process: subprocess.Popen, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -149,7 +143,7 @@ def _wait_until_listening(port: int, process: subprocess.Popen, seconds: float =
 @contextmanager
 def gunicorn(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
     """gunicorn serving `app` on a free port, in its own process group (stopped by pid); yields the URL."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "gunicorn", *GUNICORN_ARGS, "--bind", f"127.0.0.1:{port}", app]
     with log.open("ab") as sink:
         process = subprocess.Popen(
@@ -159,12 +153,7 @@ def gunicorn(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
         _wait_until_listening(port, process)
         yield f"http://127.0.0.1:{port}"
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        stop_group(process)
 
 
 def sign_in(base: str, email: str, cookie_name: str) -> str:

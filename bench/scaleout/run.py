@@ -36,8 +36,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +51,9 @@ from typing import Any
 import psycopg
 import requests
 from aiosmtpd.controller import Controller
+
+from bench.common import stop_group
+from tests.services import free_port, port_open
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_URL = os.environ.get("SCALEOUT_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -81,20 +82,6 @@ _CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
 
 def log(message: str) -> None:
     print(f"[scaleout {datetime.now():%H:%M:%S}] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def wait_for(condition: Callable[[], Any], seconds: float, what: str, interval: float = 0.5) -> Any:
@@ -162,15 +149,7 @@ class Process:
         """SIGTERM to its own process group (its workers or pool children too), SIGKILL if it lingers."""
         if self.popen is None:
             return
-        if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, signal.SIGTERM)
-                self.popen.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(10)
-            except ProcessLookupError:
-                pass
+        stop_group(self.popen)
         self.popen = None
 
     def tail(self, lines: int = 15) -> str:
@@ -342,7 +321,7 @@ class Run:
         redis = Process("redis", command, dict(os.environ), self.workdir)
         redis.start()
         self.processes.append(redis)
-        wait_for(lambda: port_open(port), 20, "redis-server")
+        wait_for(lambda: port_open("127.0.0.1", port), 20, "redis-server")
         return redis, f"redis://127.0.0.1:{port}/0"
 
     def app_env(self, redis_url: str, smtp_port: int) -> dict[str, str]:
