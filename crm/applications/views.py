@@ -723,7 +723,7 @@ def applications_of_firm(firm: Firm) -> list[Application]:
                 Application.status != ApplicationStatus.draft,
                 Application.visible_to(current_user),
             )
-            .options(selectinload(Application.call).selectinload(Call.programme))
+            .options(selectinload(Application.call))  # the panel shows the call's title and cohort only
             .order_by(Application.created_at.desc(), Application.id.desc())
             .limit(50)
         )
