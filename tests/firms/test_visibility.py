@@ -172,3 +172,24 @@ def test_add_and_edit_a_contact_with_consents(client, institutions):
         sa.select(AuditEvent).where(AuditEvent.action == "contact.update", AuditEvent.object_id == added.id)
     )
     assert "name" in event.changes["fields"] and "최변경" not in str(event.changes)
+
+
+def test_the_firm_page_lists_the_applications_the_coordinator_may_see(client, two_consortia):
+    from crm.applications.models import ApplicationStatus
+    from tests.factories import make_application, make_call, make_programme
+
+    ours, _, own, _ = two_consortia
+    institution, other_institution = make_institution(ours), make_institution(ours)
+    own_call = make_call(make_programme(institution=institution), title="우리 기관 공고")
+    other_call = make_call(make_programme(institution=other_institution), title="다른 기관 공고")
+    draft_call = make_call(make_programme(institution=institution), title="작성 중인 공고")
+    mine = make_application(own_call, own, status=ApplicationStatus.submitted)
+    make_application(other_call, own, status=ApplicationStatus.submitted)
+    make_application(draft_call, own)  # drafts are the firm's own until submitted
+    login(client, make_user(Role.coordinator, institution=institution).email)
+
+    html = client.get(f"/firms/{own.id}").get_data(as_text=True)
+    panel = html[html.index('id="applications"') :]
+    panel = panel[: panel.index("</section>")]
+    assert f"/applications/{mine.id}" in panel and "우리 기관 공고" in panel
+    assert "다른 기관 공고" not in panel and "작성 중인 공고" not in panel
